@@ -1,0 +1,7 @@
+"""skfusion: scikit-learn compatible cross-modal learning on clinical data."""
+
+from .estimators import CrossModalClassifier, CrossModalRegressor
+
+__version__ = "0.1.0.dev0"
+
+__all__ = ["CrossModalClassifier", "CrossModalRegressor", "__version__"]

@@ -1,0 +1,386 @@
+"""How an estimator finds the modalities in its input.
+
+Three input forms are understood:
+
+1. A 2-D table whose column names follow scikit-learn's ``ColumnTransformer``
+   convention ``"<modality>__<feature>"``: columns are grouped by prefix, in
+   order of first appearance. Columns without a prefix form one modality
+   named ``"features"``; so a plain matrix is a single modality.
+2. A 2-D table (names or not) plus an explicit ``modalities=`` mapping from a
+   modality name to its columns (names or positions), optionally with its
+   kind and shape.
+3. A dict of arrays ``{"tab": (n, d), "xray": (n, C, H, W)}``; a 3-D array
+   ``(n, H, W)`` is a one-channel image. A boolean key ``"<name>__missing"``
+   of shape ``(n,)`` marks rows where that modality is absent.
+
+Within a group, the names (prefix removed) say what the group is. This is
+the contract every skfusion transformer honours in ``get_feature_names_out``:
+
+- ``pixel_<c>_<y>_<x>``: one pixel of an image of shape C x H x W; a group
+  made only of such columns is an image, recovered in C order;
+- ``missing``: the availability column, 1 where the modality is absent in
+  that row, 0 where present. It is not fed to the encoder: the network
+  replaces an absent modality with a learned embedding;
+- anything else: a vector feature.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from .exceptions import ModalityError
+
+__all__ = ["ModalitySpec", "resolve_modalities", "split_table", "split_dict"]
+
+DEFAULT_MODALITY = "features"
+MISSING_NAME = "missing"
+_PIXEL = re.compile(r"^pixel_(\d+)_(\d+)_(\d+)$")
+KINDS = ("vector", "image")
+
+
+@dataclass(frozen=True)
+class ModalitySpec:
+    """What the estimator learned about one modality in ``fit``.
+
+    Attributes
+    ----------
+    name : str
+        Modality name (the ``ColumnTransformer`` prefix or the dict key).
+    kind : {"vector", "image"}
+        Which encoder the modality gets: an MLP or a CNN.
+    shape : tuple of int
+        Shape of one row of the modality: ``(d,)`` or ``(C, H, W)``.
+    columns : tuple of int or None
+        Positions of the data columns in the 2-D input, in the order that
+        reshapes to ``shape``; ``None`` for dict input.
+    missing_column : int or None
+        Position of the availability column in the 2-D input, if any.
+    has_missing : bool
+        Whether rows can mark this modality absent.
+    """
+
+    name: str
+    kind: str
+    shape: tuple
+    columns: tuple | None = None
+    missing_column: int | None = None
+    has_missing: bool = False
+
+
+def _strip(name):
+    prefix, sep, rest = name.partition("__")
+    return (prefix, rest) if sep else (DEFAULT_MODALITY, name)
+
+
+def _image_order(local_names, modality):
+    """Return (shape, order) if every name is a pixel name, else None."""
+    matches = [_PIXEL.match(n) for n in local_names]
+    n_pixel = sum(m is not None for m in matches)
+    if n_pixel == 0:
+        return None
+    if n_pixel != len(local_names):
+        odd = next(n for n, m in zip(local_names, matches) if m is None)
+        raise ModalityError(
+            f"Modality {modality!r} mixes pixel columns with other columns "
+            f"(for example {odd!r}). Give each image its own transformer in "
+            "the ColumnTransformer (keep verbose_feature_names_out=True), or "
+            "pass modalities= to group the columns explicitly."
+        )
+    idx = np.array([[int(g) for g in m.groups()] for m in matches])
+    c, h, w = (idx.max(axis=0) + 1).tolist()
+    flat = (idx[:, 0] * h + idx[:, 1]) * w + idx[:, 2]
+    if c * h * w != len(local_names) or len(np.unique(flat)) != len(flat):
+        raise ModalityError(
+            f"Modality {modality!r}: pixel columns do not form a complete "
+            f"C x H x W = {c} x {h} x {w} image ({len(local_names)} columns). "
+            "Pass the image transformer's whole output."
+        )
+    return (c, h, w), np.argsort(flat, kind="stable")
+
+
+def _spec_from_columns(name, positions, local_names, kind=None, shape=None,
+                       missing=None):
+    """Build a spec from column positions and their (prefix-free) names."""
+    positions = list(positions)
+    if local_names is not None and missing is None:
+        keep = [i for i, n in enumerate(local_names) if n == MISSING_NAME]
+        if keep:
+            missing = positions[keep[0]]
+            del positions[keep[0]]
+            local_names = [n for n in local_names if n != MISSING_NAME]
+    elif missing is not None and missing in positions:
+        positions.remove(missing)
+    if not positions:
+        raise ModalityError(
+            f"Modality {name!r} has no data columns (only an availability "
+            "column). Drop it or give it feature columns."
+        )
+    order = None
+    if kind in (None, "auto", "image") and local_names is not None and shape is None:
+        found = _image_order(local_names, name)
+        if found is not None:
+            shape, order = found
+            kind = "image"
+    if kind in (None, "auto"):
+        kind = "vector"
+    if kind == "vector":
+        if shape is not None and tuple(shape) != (len(positions),):
+            raise ModalityError(
+                f"Modality {name!r}: shape {tuple(shape)} does not match its "
+                f"{len(positions)} vector columns."
+            )
+        shape = (len(positions),)
+    else:
+        if shape is None:
+            raise ModalityError(
+                f"Modality {name!r} is an image but its shape is unknown: name "
+                "its columns pixel_<c>_<y>_<x> (as ImageLoader does) or give "
+                "'shape': (C, H, W) in modalities=."
+            )
+        shape = tuple(int(s) for s in shape)
+        if len(shape) == 2:
+            shape = (1, *shape)
+        if len(shape) != 3 or int(np.prod(shape)) != len(positions):
+            raise ModalityError(
+                f"Modality {name!r}: image shape {shape} does not match its "
+                f"{len(positions)} columns; expected C x H x W columns."
+            )
+    if order is not None:
+        positions = [positions[i] for i in order]
+    return ModalitySpec(
+        name=name,
+        kind=kind,
+        shape=tuple(shape),
+        columns=tuple(int(p) for p in positions),
+        missing_column=None if missing is None else int(missing),
+        has_missing=missing is not None,
+    )
+
+
+def _check_name(name):
+    if not isinstance(name, str) or not name or "__" in name:
+        raise ModalityError(
+            f"Modality names must be non-empty strings without '__'; got {name!r}."
+        )
+
+
+def _positions(cols, feature_names, n_features, modality):
+    """Turn column names or positions into positions."""
+    if isinstance(cols, slice):
+        return list(range(n_features))[cols]
+    if isinstance(cols, (str, int, np.integer)):
+        cols = [cols]
+    out = []
+    for col in cols:
+        if isinstance(col, str):
+            if feature_names is None:
+                raise ModalityError(
+                    f"Modality {modality!r} names column {col!r}, but X has no "
+                    "column names. Use positions, or pass a DataFrame."
+                )
+            hits = np.flatnonzero(np.asarray(feature_names) == col)
+            if not len(hits):
+                raise ModalityError(
+                    f"Modality {modality!r}: column {col!r} is not in X. Known "
+                    f"columns start with {list(feature_names[:5])}."
+                )
+            out.append(int(hits[0]))
+        elif isinstance(col, (int, np.integer)) and -n_features <= col < n_features:
+            out.append(int(col) % n_features)
+        else:
+            raise ModalityError(
+                f"Modality {modality!r}: column {col!r} is neither a column "
+                f"name nor a position in 0..{n_features - 1}."
+            )
+    return out
+
+
+def resolve_modalities(feature_names, n_features, modalities=None):
+    """Group the columns of a 2-D input into modality specs.
+
+    Parameters
+    ----------
+    feature_names : ndarray of str or None
+        Column names of X, if it had any.
+    n_features : int
+        Number of columns.
+    modalities : dict or None
+        The estimator's ``modalities`` parameter: ``{name: columns}`` or
+        ``{name: {"columns": ..., "kind": ..., "shape": ..., "missing": ...}}``.
+
+    Returns
+    -------
+    list of ModalitySpec
+    """
+    if modalities is None:
+        if feature_names is None:
+            return [_spec_from_columns(DEFAULT_MODALITY, range(n_features), None)]
+        groups = {}
+        for pos, full in enumerate(feature_names):
+            prefix, local = _strip(str(full))
+            groups.setdefault(prefix, ([], []))
+            groups[prefix][0].append(pos)
+            groups[prefix][1].append(local)
+        return [
+            _spec_from_columns(name, pos, local)
+            for name, (pos, local) in groups.items()
+        ]
+
+    specs, used = [], {}
+    for name, value in modalities.items():
+        _check_name(name)
+        options = dict(value) if isinstance(value, Mapping) else {"columns": value}
+        unknown = set(options) - {"columns", "kind", "shape", "missing"}
+        if unknown or "columns" not in options:
+            raise ModalityError(
+                f"modalities[{name!r}] must be a list of columns or a dict with "
+                "'columns' and optional 'kind', 'shape', 'missing'; got keys "
+                f"{sorted(options)}."
+            )
+        kind = options.get("kind", "auto")
+        if kind not in (*KINDS, "auto"):
+            raise ModalityError(
+                f"modalities[{name!r}]['kind'] must be one of {KINDS} or "
+                f"'auto'; got {kind!r}."
+            )
+        pos = _positions(options["columns"], feature_names, n_features, name)
+        missing = options.get("missing")
+        if missing is not None:
+            missing = _positions(missing, feature_names, n_features, name)[0]
+        local = None
+        if feature_names is not None:
+            local = [_strip(str(feature_names[p]))[1] for p in pos]
+        spec = _spec_from_columns(
+            name, pos, local, kind=kind, shape=options.get("shape"), missing=missing
+        )
+        for p in (*spec.columns, spec.missing_column):
+            if p is not None and used.setdefault(p, name) != name:
+                raise ModalityError(
+                    f"Column {_label(p, feature_names)} is in both modality "
+                    f"{used[p]!r} and {name!r}."
+                )
+        specs.append(spec)
+    unused = [p for p in range(n_features) if p not in used]
+    if unused:
+        shown = [_label(p, feature_names) for p in unused[:5]]
+        raise ModalityError(
+            f"{len(unused)} column(s) of X belong to no modality, e.g. {shown}. "
+            "Add them to modalities= or drop them before the estimator."
+        )
+    return specs
+
+
+def _label(pos, feature_names):
+    return repr(str(feature_names[pos])) if feature_names is not None else str(pos)
+
+
+def split_table(X, specs):
+    """Cut a validated 2-D float32 array into the network's input dict.
+
+    Returns ``{name: array of shape (n, *spec.shape)}`` plus the presence
+    matrix under :data:`skfusion.nn.network.PRESENT_KEY` when any modality
+    can be absent.
+    """
+    from .nn.network import PRESENT_KEY
+
+    inputs = {}
+    for spec in specs:
+        cols = np.asarray(spec.columns)
+        contiguous = np.array_equal(cols, np.arange(cols[0], cols[0] + len(cols)))
+        block = X[:, cols[0] : cols[0] + len(cols)] if contiguous else X[:, cols]
+        inputs[spec.name] = np.ascontiguousarray(block).reshape(-1, *spec.shape)
+    if any(s.has_missing for s in specs):
+        present = np.ones((X.shape[0], len(specs)), dtype=np.float32)
+        for j, spec in enumerate(specs):
+            if spec.has_missing:
+                flag = X[:, spec.missing_column]
+                bad = ~np.isin(flag, (0.0, 1.0))
+                if bad.any():
+                    row = int(np.flatnonzero(bad)[0])
+                    raise ModalityError(
+                        f"The availability column of modality {spec.name!r} must "
+                        f"hold 0 (present) or 1 (missing); row {row} holds "
+                        f"{flag[row]!r}."
+                    )
+                present[:, j] = 1.0 - flag
+        inputs[PRESENT_KEY] = present
+    return inputs
+
+
+def split_dict(X, specs=None):
+    """Validate a dict of arrays; infer the specs when ``specs`` is None.
+
+    Returns ``(inputs, specs)`` where ``inputs`` is the network's input dict.
+    """
+    from .nn.network import PRESENT_KEY
+
+    if not X:
+        raise ModalityError("X is an empty dict; give one array per modality.")
+    data = {k: v for k, v in X.items() if not str(k).endswith("__" + MISSING_NAME)}
+    flags = {str(k)[: -len(MISSING_NAME) - 2]: v for k, v in X.items() if k not in data}
+    for name in flags:
+        if name not in data:
+            raise ModalityError(
+                f"X has {name + '__' + MISSING_NAME!r} but no {name!r} array."
+            )
+    if specs is None:
+        specs = []
+        for name, arr in data.items():
+            _check_name(name)
+            arr = np.asarray(arr)
+            if arr.ndim not in (2, 3, 4):
+                raise ModalityError(
+                    f"X[{name!r}] must be 2-D (n, d) vectors, 3-D (n, H, W) or "
+                    f"4-D (n, C, H, W) images; got shape {arr.shape}."
+                )
+            kind = "vector" if arr.ndim == 2 else "image"
+            shape = arr.shape[1:] if arr.ndim != 3 else (1, *arr.shape[1:])
+            specs.append(ModalitySpec(name, kind, tuple(shape),
+                                      has_missing=name in flags))
+    expected = {s.name for s in specs}
+    if set(data) != expected:
+        raise ModalityError(
+            f"X has modalities {sorted(data)}, but the estimator was fitted on "
+            f"{sorted(expected)}."
+        )
+    n_rows = {name: len(arr) for name, arr in X.items()}
+    if len(set(n_rows.values())) != 1:
+        raise ModalityError(f"The arrays in X have different numbers of rows: {n_rows}.")
+    n = next(iter(n_rows.values()))
+    if n == 0:
+        raise ValueError("Found array with 0 sample(s) while a minimum of 1 is required.")
+    inputs = {}
+    for spec in specs:
+        arr = np.asarray(data[spec.name], dtype=np.float32)
+        if arr.shape[1:] != spec.shape and arr.shape[1:] != spec.shape[1:]:
+            raise ModalityError(
+                f"X[{spec.name!r}] has row shape {arr.shape[1:]}, expected "
+                f"{spec.shape} as in fit."
+            )
+        inputs[spec.name] = np.ascontiguousarray(arr.reshape(n, *spec.shape))
+    if any(s.has_missing for s in specs):
+        present = np.ones((n, len(specs)), dtype=np.float32)
+        for j, spec in enumerate(specs):
+            if spec.has_missing:
+                flag = flags.get(spec.name)
+                if flag is None:
+                    raise ModalityError(
+                        f"X lacks {spec.name + '__' + MISSING_NAME!r}, which it "
+                        "had in fit."
+                    )
+                flag = np.asarray(flag).reshape(n)
+                present[:, j] = 1.0 - flag.astype(np.float32)
+        inputs[PRESENT_KEY] = present
+    return inputs, specs
+
+
+def describe(specs):
+    """Short human summary, e.g. for verbose output."""
+    return ", ".join(
+        f"{s.name} ({s.kind} {'x'.join(map(str, s.shape))})" for s in specs
+    )
+

@@ -1,0 +1,674 @@
+"""CrossModalClassifier and CrossModalRegressor.
+
+Each estimator groups the columns of X into modalities
+(:mod:`skfusion._modalities`), builds a :class:`~skfusion.nn.CrossModalNet`
+with one encoder per modality, a fusion and a head, and trains it through a
+skorch ``NeuralNet`` that it owns as ``net_`` (composition, not inheritance,
+so the estimator keeps an explicit signature and sklearn's rules).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping
+from numbers import Integral, Real
+
+import numpy as np
+import pandas as pd
+import torch
+from sklearn.base import (
+    BaseEstimator,
+    ClassifierMixin,
+    RegressorMixin,
+    _fit_context,
+)
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.class_weight import compute_class_weight
+from sklearn.utils.multiclass import check_classification_targets, type_of_target
+from sklearn.utils.validation import (
+    check_array,
+    check_is_fitted,
+    column_or_1d,
+    validate_data,
+)
+from skorch import NeuralNet
+from skorch.callbacks import EarlyStopping
+from skorch.dataset import ValidSplit
+from skorch.utils import to_tensor
+from torch import nn
+
+from ._modalities import ModalitySpec, describe, resolve_modalities, split_dict, split_table
+from .exceptions import ModalityError
+from .nn.encoders import CNNEncoder, MLPEncoder, mlp
+from .nn.fusion import ConcatFusion
+from .nn.network import PRESENT_KEY, SAMPLE_WEIGHT_KEY, CrossModalNet
+
+__all__ = ["CrossModalClassifier", "CrossModalRegressor"]
+
+_OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}
+_FUSIONS = {"concat": ConcatFusion}
+_PREDICT_BATCH = 1024
+
+
+class _WeightedNet(NeuralNet):
+    """skorch net whose loss is the mean of per-row loss x row weight.
+
+    The criterion is built with ``reduction="none"``; the row weights travel
+    with the batch under ``SAMPLE_WEIGHT_KEY`` (skorch's documented way to
+    use sample weights) and were rescaled to mean 1 over the training rows.
+    """
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        y_true = to_tensor(y_true, device=self.device)
+        loss = self.criterion_(y_pred, y_true)
+        if loss.ndim > 1:
+            loss = loss.flatten(start_dim=1).mean(dim=1)
+        if isinstance(X, Mapping) and SAMPLE_WEIGHT_KEY in X:
+            loss = loss * to_tensor(X[SAMPLE_WEIGHT_KEY], device=self.device)
+        return loss.mean()
+
+
+def _resolve_device(device):
+    """Map "auto"/"cuda"/"cpu" to a usable torch device string."""
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if str(device).startswith("cuda") and not torch.cuda.is_available():
+        warnings.warn(
+            f"device={device!r} was requested but CUDA is not available; "
+            "training on the CPU instead.",
+            UserWarning,
+            stacklevel=3,
+        )
+        return "cpu"
+    return device
+
+
+def _first_bad_cell(X, feature_names, index):
+    """Describe the first non-finite cell of a 2-D float array."""
+    bad_rows = np.flatnonzero(~np.isfinite(X).all(axis=1))
+    if not len(bad_rows):
+        return None
+    row = int(bad_rows[0])
+    col = int(np.flatnonzero(~np.isfinite(X[row]))[0])
+    name = repr(str(feature_names[col])) if feature_names is not None else col
+    where = f"row {row}" + (f" (index {index[row]!r})" if index is not None else "")
+    return (
+        f"Input X contains NaN or inf in column {name}, {where} "
+        f"({int((~np.isfinite(X)).any(axis=1).sum())} row(s) in all). The "
+        "network cannot use missing values: impute them first, e.g. "
+        "SimpleImputer(add_indicator=True) in the ColumnTransformer."
+    )
+
+
+def _check_numeric_frame(X):
+    """Name the first non-numeric column of a DataFrame, with the fix."""
+    for col in X.columns:
+        dtype = X[col].dtype
+        if not (pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype)):
+            value = X[col].iloc[0] if len(X) else None
+            raise ModalityError(
+                f"Column {col!r} of X has dtype {dtype} (first value {value!r}); "
+                "the estimator takes numeric features. Encode raw columns "
+                "first, e.g. ColumnTransformer([('note', TextEmbedder(), "
+                "'note'), ('xray', ImageLoader(), 'xray_path'), ('tab', "
+                "OneHotEncoder(), [...])]).set_output(transform='pandas')."
+            )
+
+
+class _BaseCrossModal(BaseEstimator):
+    """Shared parameters, fitting and inference; subclasses own the target."""
+
+    _parameter_constraints: dict = {
+        "modalities": [dict, None],
+        "latent_dim": [Interval(Integral, 1, None, closed="left")],
+        "hidden_dims": [tuple, list],
+        "head_dims": [tuple, list],
+        "cnn_channels": [tuple, list],
+        "dropout": [Interval(Real, 0, 1, closed="left")],
+        "fusion": [StrOptions(set(_FUSIONS))],
+        "optimizer": [StrOptions(set(_OPTIMIZERS)), callable],
+        "lr": [Interval(Real, 0, None, closed="neither")],
+        "weight_decay": [Interval(Real, 0, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "max_epochs": [Interval(Integral, 1, None, closed="left")],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "device": [StrOptions({"cpu", "cuda", "auto"}), str],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(
+        self,
+        *,
+        modalities=None,
+        latent_dim=32,
+        hidden_dims=(64,),
+        head_dims=(64,),
+        cnn_channels=(16, 32),
+        dropout=0.1,
+        fusion="concat",
+        optimizer="adamw",
+        lr=1e-3,
+        weight_decay=1e-4,
+        batch_size=64,
+        max_epochs=30,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=5,
+        tol=1e-4,
+        device="cpu",
+        random_state=None,
+        verbose=0,
+    ):
+        self.modalities = modalities
+        self.latent_dim = latent_dim
+        self.hidden_dims = hidden_dims
+        self.head_dims = head_dims
+        self.cnn_channels = cnn_channels
+        self.dropout = dropout
+        self.fusion = fusion
+        self.optimizer = optimizer
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.dict = True
+        return tags
+
+    # ----------------------------------------------------------------- input
+    def _validate_X(self, X, y=None, *, reset):
+        """Return ``(inputs, y)``: the network's input dict and checked y."""
+        if isinstance(X, Mapping):
+            specs = None if reset else list(self.modalities_.values())
+            inputs, specs = split_dict(X, specs)
+            if reset:
+                if self.modalities is not None:
+                    raise ModalityError(
+                        "modalities= applies to 2-D input; a dict X already "
+                        "names its modalities."
+                    )
+                self._set_specs(specs)
+                for attr in ("n_features_in_", "feature_names_in_"):
+                    self.__dict__.pop(attr, None)
+            if y is not None:
+                y = self._check_y(y)
+                if len(y) != len(next(iter(inputs.values()))):
+                    raise ValueError(
+                        f"X has {len(next(iter(inputs.values())))} rows but y has "
+                        f"{len(y)}."
+                    )
+            for name, arr in inputs.items():
+                if not np.isfinite(arr).all():
+                    raise ValueError(
+                        f"Input X[{name!r}] contains NaN or inf; impute it or "
+                        f"mark the rows absent with X[{name + '__missing'!r}]."
+                    )
+            return inputs, y
+
+        index = X.index if isinstance(X, pd.DataFrame) else None
+        if isinstance(X, pd.DataFrame):
+            _check_numeric_frame(X)
+        kwargs = dict(dtype=np.float32, ensure_all_finite=False, reset=reset)
+        if y is None:
+            X = validate_data(self, X, **kwargs)
+        else:
+            X, y = validate_data(self, X, y, **kwargs, **self._y_validation)
+            y = self._check_y(y)
+        names = getattr(self, "feature_names_in_", None)
+        message = _first_bad_cell(X, names, index)
+        if message:
+            raise ValueError(message)
+        if reset:
+            self._set_specs(resolve_modalities(names, X.shape[1], self.modalities))
+        return split_table(X, list(self.modalities_.values())), y
+
+    def _set_specs(self, specs):
+        self.modalities_ = {spec.name: spec for spec in specs}
+
+    # ----------------------------------------------------------- the network
+    def _build_module(self, inputs, n_outputs):
+        present = inputs.get(PRESENT_KEY)
+        encoders = {}
+        for j, spec in enumerate(self.modalities_.values()):
+            data = inputs[spec.name]
+            if present is not None and (present[:, j] > 0).any():
+                data = data[present[:, j] > 0]
+            encoders[spec.name] = self._build_encoder(spec, data)
+        fusion = _FUSIONS[self.fusion](len(encoders), self.latent_dim)
+        head = mlp(fusion.output_dim, self.head_dims, n_outputs, self.dropout)
+        return CrossModalNet(encoders, fusion, head)
+
+    def _build_encoder(self, spec: ModalitySpec, data):
+        """An encoder with input statistics from the rows where it is present."""
+        if spec.kind == "image":
+            axes = (0, 2, 3)
+            shift = data.mean(axis=axes, keepdims=True)[0] if len(data) else 0.0
+            scale = data.std(axis=axes, keepdims=True)[0] if len(data) else 1.0
+            scale = np.where(scale > 1e-6, scale, 1.0)
+            return CNNEncoder(spec.shape[0], self.latent_dim, self.cnn_channels,
+                              self.dropout, shift=shift, scale=scale)
+        shift = data.mean(axis=0) if len(data) else np.zeros(spec.shape[0])
+        scale = data.std(axis=0) if len(data) else np.ones(spec.shape[0])
+        scale = np.where(scale > 1e-6, scale, 1.0)
+        return MLPEncoder(spec.shape[0], self.latent_dim, tuple(self.hidden_dims),
+                          self.dropout, shift=shift, scale=scale)
+
+    def _make_net(self, module, criterion, seed, stratify):
+        optimizer = self.optimizer
+        if isinstance(optimizer, str):
+            optimizer = _OPTIMIZERS[optimizer]
+        callbacks, train_split = [], None
+        if self.early_stopping:
+            train_split = ValidSplit(self.validation_fraction, stratified=stratify,
+                                     random_state=seed)
+            callbacks.append(("early_stopping", EarlyStopping(
+                monitor="valid_loss", patience=self.n_iter_no_change,
+                threshold=self.tol, threshold_mode="rel", load_best=True,
+                sink=print if self.verbose else (lambda *a, **k: None),
+            )))
+        return _WeightedNet(
+            module=module,
+            criterion=criterion,
+            criterion__reduction="none",
+            optimizer=optimizer,
+            optimizer__weight_decay=self.weight_decay,
+            lr=self.lr,
+            max_epochs=self.max_epochs,
+            batch_size=self.batch_size,
+            iterator_train__shuffle=True,
+            iterator_valid__batch_size=max(self.batch_size, _PREDICT_BATCH),
+            train_split=train_split,
+            callbacks=callbacks,
+            predict_nonlinearity=None,
+            device=_resolve_device(self.device),
+            verbose=self.verbose,
+        )
+
+    def _fit_network(self, inputs, y, n_outputs, criterion, row_weight, stratify):
+        if row_weight is not None:
+            inputs = {**inputs, SAMPLE_WEIGHT_KEY: row_weight.astype(np.float32)}
+        seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+        device = _resolve_device(self.device)
+        cuda = [torch.device(device).index or 0] if device.startswith("cuda") else []
+        with torch.random.fork_rng(devices=cuda):
+            torch.manual_seed(seed)
+            module = self._build_module(inputs, n_outputs)
+            net = self._make_net(module, criterion, seed, stratify)
+            if self.verbose:
+                print(f"[{type(self).__name__}] modalities: {describe(self.modalities_.values())}")
+            net.fit(inputs, y)
+        self.net_ = net
+        history = net.history
+        self.n_iter_ = len(history)
+        self.loss_curve_ = list(history[:, "train_loss"])
+        if self.early_stopping:
+            self.validation_loss_curve_ = list(history[:, "valid_loss"])
+        return self
+
+    def _forward(self, X):
+        """Network outputs for X as a float64 array (eval mode, no grad)."""
+        check_is_fitted(self)
+        inputs, _ = self._validate_X(X, reset=False)
+        with torch.no_grad():
+            out = self.net_.forward(inputs, training=False, device="cpu")
+        return out.numpy().astype(np.float64)
+
+    @staticmethod
+    def _row_weights(sample_weight, n, extra=None):
+        """Combine sample_weight and class weights, rescaled to mean 1."""
+        if sample_weight is None and extra is None:
+            return None
+        w = np.ones(n) if extra is None else np.asarray(extra, dtype=np.float64)
+        if sample_weight is not None:
+            sw = np.asarray(sample_weight, dtype=np.float64)
+            if sw.ndim == 0:
+                sw = np.full(n, float(sw))
+            if sw.shape != (n,):
+                raise ValueError(
+                    f"sample_weight has shape {sw.shape}; expected ({n},), one "
+                    "weight per row of X."
+                )
+            if not np.isfinite(sw).all() or (sw < 0).any():
+                raise ValueError("sample_weight must be finite and non-negative.")
+            w = w * sw
+        if w.sum() <= 0:
+            raise ValueError("sample_weight sums to zero; at least one row needs weight.")
+        return w * (n / w.sum())
+
+
+class CrossModalClassifier(ClassifierMixin, _BaseCrossModal):
+    """Classifier that fuses several modalities with a PyTorch network.
+
+    The columns of X are grouped into modalities by their ``"<name>__"``
+    prefix (what a ``ColumnTransformer`` with pandas output gives), or by
+    ``modalities=``, or X is a dict of arrays. Each modality gets an encoder
+    into a shared space Z of size ``latent_dim`` (an MLP for vectors, a small
+    CNN for images), the embeddings are fused, and a head predicts the
+    classes. Training runs through skorch, on CPU or GPU.
+
+    Parameters
+    ----------
+    modalities : dict or None, default=None
+        ``{name: columns}`` or ``{name: {"columns": ..., "kind": "vector" |
+        "image", "shape": (C, H, W), "missing": column}}``, columns as names
+        or positions. None: group by the ``"<name>__"`` prefix of the column
+        names; a matrix with no prefixes is one modality.
+    latent_dim : int, default=32
+        Size of each modality's embedding in the shared space Z.
+    hidden_dims : tuple of int, default=(64,)
+        Hidden layer sizes of the vector (MLP) encoders.
+    head_dims : tuple of int, default=(64,)
+        Hidden layer sizes of the prediction head on the fused Z.
+    cnn_channels : tuple of int, default=(16, 32)
+        Channels of each stage of the image (CNN) encoders.
+    dropout : float, default=0.1
+        Dropout in encoders and head.
+    fusion : {"concat"}, default="concat"
+        How embeddings are combined. "concat" concatenates them; a modality
+        absent in a row (its ``missing`` column is 1) is replaced by a learned
+        absent-embedding.
+    optimizer : {"adamw", "adam", "sgd"} or torch optimizer class, default="adamw"
+    lr : float, default=1e-3
+        Learning rate.
+    weight_decay : float, default=1e-4
+        L2 penalty passed to the optimizer.
+    batch_size : int, default=64
+        Training batch size (prediction uses batches of at least 1024).
+    max_epochs : int, default=30
+        Number of passes over the training data (fewer with early stopping).
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the rows (stratified) and stop when
+        the validation loss has not improved by ``tol`` (relative) for
+        ``n_iter_no_change`` epochs; the best weights are restored.
+    validation_fraction : float, default=0.1
+    n_iter_no_change : int, default=5
+    tol : float, default=1e-4
+    class_weight : dict, "balanced" or None, default=None
+        Weights of the classes in the loss, as in scikit-learn.
+    device : {"cpu", "cuda", "auto"} or str, default="cpu"
+        Torch device. "auto" uses CUDA when available; "cuda" without CUDA
+        falls back to the CPU with a warning.
+    random_state : int, RandomState instance or None, default=None
+        Seeds weight initialisation, shuffling, dropout and the validation
+        split. The same seed and data give identical predictions on CPU.
+        Torch's global random state is left untouched.
+    verbose : int, default=0
+        Print modalities and a per-epoch table of losses when > 0.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+    modalities_ : dict of str to ModalitySpec
+        The modalities found in fit: kind, row shape, columns.
+    net_ : skorch.NeuralNet
+        The trained skorch net; ``net_.module_`` is the CrossModalNet and
+        ``net_.history`` the training history.
+    n_iter_ : int
+        Epochs run.
+    loss_curve_ : list of float
+        Training loss per epoch.
+    validation_loss_curve_ : list of float
+        Validation loss per epoch (with ``early_stopping=True``).
+    n_features_in_ : int
+        Number of columns of a 2-D X (absent for dict input).
+    feature_names_in_ : ndarray of str
+        Column names of a DataFrame X.
+
+    See Also
+    --------
+    CrossModalRegressor : The same network for continuous targets.
+
+    Notes
+    -----
+    ``sample_weight`` and ``class_weight`` multiply each row's loss; the
+    combined weights are rescaled to mean 1 over the training rows, so the
+    learning rate keeps its meaning.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> from skfusion import CrossModalClassifier
+    >>> rng = np.random.default_rng(0)
+    >>> X = pd.DataFrame(rng.normal(size=(200, 4)),
+    ...                  columns=["lab__a", "lab__b", "vital__c", "vital__d"])
+    >>> y = np.where(X["lab__a"] + X["vital__c"] > 0, "sick", "well")
+    >>> clf = CrossModalClassifier(max_epochs=20, random_state=0).fit(X, y)
+    >>> list(clf.modalities_)
+    ['lab', 'vital']
+    >>> clf.predict(X.iloc[:3]).tolist()
+    ['sick', 'well', 'sick']
+    """
+
+    _parameter_constraints: dict = {
+        **_BaseCrossModal._parameter_constraints,
+        "class_weight": [dict, StrOptions({"balanced"}), None],
+    }
+    _y_validation = {"multi_output": False, "y_numeric": False}
+
+    def __init__(
+        self,
+        *,
+        modalities=None,
+        latent_dim=32,
+        hidden_dims=(64,),
+        head_dims=(64,),
+        cnn_channels=(16, 32),
+        dropout=0.1,
+        fusion="concat",
+        optimizer="adamw",
+        lr=1e-3,
+        weight_decay=1e-4,
+        batch_size=64,
+        max_epochs=30,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=5,
+        tol=1e-4,
+        class_weight=None,
+        device="cpu",
+        random_state=None,
+        verbose=0,
+    ):
+        super().__init__(
+            modalities=modalities, latent_dim=latent_dim, hidden_dims=hidden_dims,
+            head_dims=head_dims, cnn_channels=cnn_channels, dropout=dropout,
+            fusion=fusion, optimizer=optimizer, lr=lr, weight_decay=weight_decay,
+            batch_size=batch_size, max_epochs=max_epochs,
+            early_stopping=early_stopping, validation_fraction=validation_fraction,
+            n_iter_no_change=n_iter_no_change, tol=tol, device=device,
+            random_state=random_state, verbose=verbose,
+        )
+        self.class_weight = class_weight
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_class = True
+        return tags
+
+    def _check_y(self, y):
+        y = column_or_1d(y, warn=True)
+        check_classification_targets(y)
+        return y
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Fit the network on X and class labels y.
+
+        Parameters
+        ----------
+        X : DataFrame, array-like of shape (n_samples, n_features) or dict
+            Numeric features grouped into modalities (see the class notes).
+        y : array-like of shape (n_samples,)
+            Class labels (numbers or strings).
+        sample_weight : array-like of shape (n_samples,), default=None
+            Per-row weights of the loss.
+
+        Returns
+        -------
+        self : CrossModalClassifier
+        """
+        inputs, y = self._validate_X(X, y, reset=True)
+        target = type_of_target(y, input_name="y")
+        if target not in ("binary", "multiclass"):
+            raise ValueError(
+                f"CrossModalClassifier supports binary and multiclass y; got "
+                f"{target!r} targets."
+            )
+        self.classes_, y_encoded = np.unique(y, return_inverse=True)
+        if len(self.classes_) < 2:
+            raise ValueError(
+                "CrossModalClassifier needs at least 2 classes in y; got only "
+                f"one class: {self.classes_[0]!r}."
+            )
+        extra = None
+        if self.class_weight is not None:
+            per_class = compute_class_weight(self.class_weight, classes=self.classes_, y=y)
+            extra = per_class[y_encoded]
+        weights = self._row_weights(sample_weight, len(y), extra)
+        return self._fit_network(
+            inputs, y_encoded.astype(np.int64), len(self.classes_),
+            nn.CrossEntropyLoss, weights, stratify=True,
+        )
+
+    def predict_proba(self, X):
+        """Class probabilities, columns in the order of ``classes_``.
+
+        Parameters
+        ----------
+        X : DataFrame, array-like or dict
+            Input with the modalities seen in fit.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+        """
+        logits = self._forward(X)
+        logits -= logits.max(axis=1, keepdims=True)
+        proba = np.exp(logits)
+        return proba / proba.sum(axis=1, keepdims=True)
+
+    def predict_log_proba(self, X):
+        """Logarithm of :meth:`predict_proba`."""
+        logits = self._forward(X)
+        logits -= logits.max(axis=1, keepdims=True)
+        return logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+
+    def predict(self, X):
+        """Predicted class labels, taken from ``classes_``.
+
+        Parameters
+        ----------
+        X : DataFrame, array-like or dict
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,)
+        """
+        return self.classes_[np.argmax(self._forward(X), axis=1)]
+
+
+class CrossModalRegressor(RegressorMixin, _BaseCrossModal):
+    """Regressor that fuses several modalities with a PyTorch network.
+
+    The same network as :class:`CrossModalClassifier` with a linear output per
+    target, trained with mean squared error on standardised targets (the
+    scaling is undone in ``predict``). 1-D and multi-output y are supported.
+
+    Parameters
+    ----------
+    modalities, latent_dim, hidden_dims, head_dims, cnn_channels, dropout, \
+fusion, optimizer, lr, weight_decay, batch_size, max_epochs, early_stopping, \
+validation_fraction, n_iter_no_change, tol, device, random_state, verbose
+        As in :class:`CrossModalClassifier`.
+
+    Attributes
+    ----------
+    modalities_ : dict of str to ModalitySpec
+    net_ : skorch.NeuralNet
+    n_outputs_ : int
+        Number of targets.
+    n_iter_, loss_curve_, validation_loss_curve_, n_features_in_, \
+feature_names_in_
+        As in :class:`CrossModalClassifier`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skfusion import CrossModalRegressor
+    >>> rng = np.random.default_rng(0)
+    >>> X = {"tab": rng.normal(size=(200, 3)), "img": rng.random((200, 1, 8, 8))}
+    >>> y = X["tab"][:, 0] + X["img"].mean(axis=(1, 2, 3))
+    >>> reg = CrossModalRegressor(max_epochs=30, random_state=0).fit(X, y)
+    >>> {name: spec.kind for name, spec in reg.modalities_.items()}
+    {'tab': 'vector', 'img': 'image'}
+    >>> reg.predict(X).shape
+    (200,)
+    """
+
+    _y_validation = {"multi_output": True, "y_numeric": True}
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags
+
+    def _check_y(self, y):
+        y = check_array(y, ensure_2d=False, dtype=np.float64, input_name="y")
+        if y.ndim not in (1, 2):
+            raise ValueError(f"y must be 1-D or 2-D; got shape {y.shape}.")
+        return y
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Fit the network on X and continuous targets y.
+
+        Parameters
+        ----------
+        X : DataFrame, array-like of shape (n_samples, n_features) or dict
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        self : CrossModalRegressor
+        """
+        inputs, y = self._validate_X(X, y, reset=True)
+        self._y_ndim = y.ndim
+        y2 = y.reshape(len(y), -1)
+        self.n_outputs_ = y2.shape[1]
+        self._y_mean = y2.mean(axis=0)
+        scale = y2.std(axis=0)
+        self._y_scale = np.where(scale > 0, scale, 1.0)
+        y_scaled = ((y2 - self._y_mean) / self._y_scale).astype(np.float32)
+        weights = self._row_weights(sample_weight, len(y))
+        return self._fit_network(
+            inputs, y_scaled, self.n_outputs_, nn.MSELoss, weights, stratify=False
+        )
+
+    def predict(self, X):
+        """Predicted targets.
+
+        Parameters
+        ----------
+        X : DataFrame, array-like or dict
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+        """
+        out = self._forward(X) * self._y_scale + self._y_mean
+        return out.ravel() if self._y_ndim == 1 else out

@@ -1,0 +1,1 @@
+"""Torch modules only (no scikit-learn): encoders, fusion, the network."""
