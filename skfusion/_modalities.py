@@ -304,7 +304,7 @@ def split_table(X, specs):
                     raise ModalityError(
                         f"The availability column of modality {spec.name!r} must "
                         f"hold 0 (present) or 1 (missing); row {row} holds "
-                        f"{flag[row]!r}."
+                        f"{flag[row].item()!r}."
                     )
                 present[:, j] = 1.0 - flag
         inputs[PRESENT_KEY] = present

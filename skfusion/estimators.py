@@ -15,6 +15,7 @@ from numbers import Integral, Real
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 import torch
 from sklearn.base import (
     BaseEstimator,
@@ -92,7 +93,10 @@ def _first_bad_cell(X, feature_names, index):
     row = int(bad_rows[0])
     col = int(np.flatnonzero(~np.isfinite(X[row]))[0])
     name = repr(str(feature_names[col])) if feature_names is not None else col
-    where = f"row {row}" + (f" (index {index[row]!r})" if index is not None else "")
+    where = f"row {row}"
+    if index is not None:
+        label = index[row]
+        where += f" (index {label.item() if isinstance(label, np.generic) else label!r})"
     return (
         f"Input X contains NaN or inf in column {name}, {where} "
         f"({int((~np.isfinite(X)).any(axis=1).sum())} row(s) in all). The "
@@ -190,9 +194,14 @@ class _BaseCrossModal(BaseEstimator):
         return tags
 
     # ----------------------------------------------------------------- input
-    def _validate_X(self, X, y=None, *, reset):
-        """Return ``(inputs, y)``: the network's input dict and checked y."""
-        if isinstance(X, Mapping):
+    def _validate_X(self, X, y="no_validation", *, reset):
+        """Return ``(inputs, y)``: the network's input dict and checked y.
+
+        ``y="no_validation"`` (predict time) skips y; ``y=None`` in fit raises
+        scikit-learn's "requires y" error.
+        """
+        no_y = isinstance(y, str) and y == "no_validation"
+        if isinstance(X, Mapping) and not sp.issparse(X):
             specs = None if reset else list(self.modalities_.values())
             inputs, specs = split_dict(X, specs)
             if reset:
@@ -204,7 +213,12 @@ class _BaseCrossModal(BaseEstimator):
                 self._set_specs(specs)
                 for attr in ("n_features_in_", "feature_names_in_"):
                     self.__dict__.pop(attr, None)
-            if y is not None:
+            if not no_y:
+                if y is None:
+                    raise ValueError(
+                        f"{type(self).__name__} requires y to be passed, but the "
+                        "target y is None."
+                    )
                 y = self._check_y(y)
                 if len(y) != len(next(iter(inputs.values()))):
                     raise ValueError(
@@ -223,7 +237,7 @@ class _BaseCrossModal(BaseEstimator):
         if isinstance(X, pd.DataFrame):
             _check_numeric_frame(X)
         kwargs = dict(dtype=np.float32, ensure_all_finite=False, reset=reset)
-        if y is None:
+        if no_y:
             X = validate_data(self, X, **kwargs)
         else:
             X, y = validate_data(self, X, y, **kwargs, **self._y_validation)
@@ -532,7 +546,7 @@ class CrossModalClassifier(ClassifierMixin, _BaseCrossModal):
         if len(self.classes_) < 2:
             raise ValueError(
                 "CrossModalClassifier needs at least 2 classes in y; got only "
-                f"one class: {self.classes_[0]!r}."
+                f"one class: {self.classes_[0].item()!r}."
             )
         extra = None
         if self.class_weight is not None:
@@ -578,7 +592,8 @@ class CrossModalClassifier(ClassifierMixin, _BaseCrossModal):
         -------
         y : ndarray of shape (n_samples,)
         """
-        return self.classes_[np.argmax(self._forward(X), axis=1)]
+        scores = self._forward(X)
+        return self.classes_[np.argmax(scores, axis=1)]
 
 
 class CrossModalRegressor(RegressorMixin, _BaseCrossModal):
