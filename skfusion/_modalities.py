@@ -34,7 +34,7 @@ import numpy as np
 
 from .exceptions import ModalityError
 
-__all__ = ["ModalitySpec", "resolve_modalities", "split_table", "split_dict"]
+__all__ = ["ModalitySpec", "resolve_modalities", "split_dict", "split_table"]
 
 DEFAULT_MODALITY = "features"
 MISSING_NAME = "missing"
@@ -83,7 +83,7 @@ def _image_order(local_names, modality):
     if n_pixel == 0:
         return None
     if n_pixel != len(local_names):
-        odd = next(n for n, m in zip(local_names, matches) if m is None)
+        odd = next(n for n, m in zip(local_names, matches, strict=True) if m is None)
         raise ModalityError(
             f"Modality {modality!r} mixes pixel columns with other columns "
             f"(for example {odd!r}). Give each image its own transformer in "
@@ -102,8 +102,9 @@ def _image_order(local_names, modality):
     return (c, h, w), np.argsort(flat, kind="stable")
 
 
-def _spec_from_columns(name, positions, local_names, kind=None, shape=None,
-                       missing=None):
+def _spec_from_columns(
+    name, positions, local_names, kind=None, shape=None, missing=None
+):
     """Build a spec from column positions and their (prefix-free) names."""
     positions = list(positions)
     if local_names is not None and missing is None:
@@ -339,8 +340,9 @@ def split_dict(X, specs=None):
                 )
             kind = "vector" if arr.ndim == 2 else "image"
             shape = arr.shape[1:] if arr.ndim != 3 else (1, *arr.shape[1:])
-            specs.append(ModalitySpec(name, kind, tuple(shape),
-                                      has_missing=name in flags))
+            specs.append(
+                ModalitySpec(name, kind, tuple(shape), has_missing=name in flags)
+            )
     expected = {s.name for s in specs}
     if set(data) != expected:
         raise ModalityError(
@@ -349,10 +351,14 @@ def split_dict(X, specs=None):
         )
     n_rows = {name: len(arr) for name, arr in X.items()}
     if len(set(n_rows.values())) != 1:
-        raise ModalityError(f"The arrays in X have different numbers of rows: {n_rows}.")
+        raise ModalityError(
+            f"The arrays in X have different numbers of rows: {n_rows}."
+        )
     n = next(iter(n_rows.values()))
     if n == 0:
-        raise ValueError("Found array with 0 sample(s) while a minimum of 1 is required.")
+        raise ValueError(
+            "Found array with 0 sample(s) while a minimum of 1 is required."
+        )
     inputs = {}
     for spec in specs:
         arr = np.asarray(data[spec.name], dtype=np.float32)
@@ -383,4 +389,3 @@ def describe(specs):
     return ", ".join(
         f"{s.name} ({s.kind} {'x'.join(map(str, s.shape))})" for s in specs
     )
-

@@ -39,7 +39,13 @@ from skorch.dataset import ValidSplit
 from skorch.utils import to_tensor
 from torch import nn
 
-from ._modalities import ModalitySpec, describe, resolve_modalities, split_dict, split_table
+from ._modalities import (
+    ModalitySpec,
+    describe,
+    resolve_modalities,
+    split_dict,
+    split_table,
+)
 from .exceptions import ModalityError
 from .nn.encoders import CNNEncoder, MLPEncoder, mlp
 from .nn.fusion import ConcatFusion
@@ -47,7 +53,11 @@ from .nn.network import PRESENT_KEY, SAMPLE_WEIGHT_KEY, CrossModalNet
 
 __all__ = ["CrossModalClassifier", "CrossModalRegressor"]
 
-_OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}
+_OPTIMIZERS = {
+    "adam": torch.optim.Adam,
+    "adamw": torch.optim.AdamW,
+    "sgd": torch.optim.SGD,
+}
 _FUSIONS = {"concat": ConcatFusion}
 _PREDICT_BATCH = 1024
 
@@ -96,7 +106,9 @@ def _first_bad_cell(X, feature_names, index):
     where = f"row {row}"
     if index is not None:
         label = index[row]
-        where += f" (index {label.item() if isinstance(label, np.generic) else label!r})"
+        where += (
+            f" (index {label.item() if isinstance(label, np.generic) else label!r})"
+        )
     return (
         f"Input X contains NaN or inf in column {name}, {where} "
         f"({int((~np.isfinite(X)).any(axis=1).sum())} row(s) in all). The "
@@ -109,7 +121,9 @@ def _check_numeric_frame(X):
     """Name the first non-numeric column of a DataFrame, with the fix."""
     for col in X.columns:
         dtype = X[col].dtype
-        if not (pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype)):
+        if not (
+            pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype)
+        ):
             value = X[col].iloc[0] if len(X) else None
             raise ModalityError(
                 f"Column {col!r} of X has dtype {dtype} (first value {value!r}); "
@@ -273,13 +287,25 @@ class _BaseCrossModal(BaseEstimator):
             shift = data.mean(axis=axes, keepdims=True)[0] if len(data) else 0.0
             scale = data.std(axis=axes, keepdims=True)[0] if len(data) else 1.0
             scale = np.where(scale > 1e-6, scale, 1.0)
-            return CNNEncoder(spec.shape[0], self.latent_dim, self.cnn_channels,
-                              self.dropout, shift=shift, scale=scale)
+            return CNNEncoder(
+                spec.shape[0],
+                self.latent_dim,
+                self.cnn_channels,
+                self.dropout,
+                shift=shift,
+                scale=scale,
+            )
         shift = data.mean(axis=0) if len(data) else np.zeros(spec.shape[0])
         scale = data.std(axis=0) if len(data) else np.ones(spec.shape[0])
         scale = np.where(scale > 1e-6, scale, 1.0)
-        return MLPEncoder(spec.shape[0], self.latent_dim, tuple(self.hidden_dims),
-                          self.dropout, shift=shift, scale=scale)
+        return MLPEncoder(
+            spec.shape[0],
+            self.latent_dim,
+            tuple(self.hidden_dims),
+            self.dropout,
+            shift=shift,
+            scale=scale,
+        )
 
     def _make_net(self, module, criterion, seed, stratify):
         optimizer = self.optimizer
@@ -287,13 +313,22 @@ class _BaseCrossModal(BaseEstimator):
             optimizer = _OPTIMIZERS[optimizer]
         callbacks, train_split = [], None
         if self.early_stopping:
-            train_split = ValidSplit(self.validation_fraction, stratified=stratify,
-                                     random_state=seed)
-            callbacks.append(("early_stopping", EarlyStopping(
-                monitor="valid_loss", patience=self.n_iter_no_change,
-                threshold=self.tol, threshold_mode="rel", load_best=True,
-                sink=print if self.verbose else (lambda *a, **k: None),
-            )))
+            train_split = ValidSplit(
+                self.validation_fraction, stratified=stratify, random_state=seed
+            )
+            callbacks.append(
+                (
+                    "early_stopping",
+                    EarlyStopping(
+                        monitor="valid_loss",
+                        patience=self.n_iter_no_change,
+                        threshold=self.tol,
+                        threshold_mode="rel",
+                        load_best=True,
+                        sink=print if self.verbose else (lambda *a, **k: None),
+                    ),
+                )
+            )
         return _WeightedNet(
             module=module,
             criterion=criterion,
@@ -315,7 +350,9 @@ class _BaseCrossModal(BaseEstimator):
     def _fit_network(self, inputs, y, n_outputs, criterion, row_weight, stratify):
         if row_weight is not None:
             inputs = {**inputs, SAMPLE_WEIGHT_KEY: row_weight.astype(np.float32)}
-        seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+        seed = int(
+            check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
+        )
         device = _resolve_device(self.device)
         cuda = [torch.device(device).index or 0] if device.startswith("cuda") else []
         with torch.random.fork_rng(devices=cuda):
@@ -323,7 +360,8 @@ class _BaseCrossModal(BaseEstimator):
             module = self._build_module(inputs, n_outputs)
             net = self._make_net(module, criterion, seed, stratify)
             if self.verbose:
-                print(f"[{type(self).__name__}] modalities: {describe(self.modalities_.values())}")
+                found = describe(self.modalities_.values())
+                print(f"[{type(self).__name__}] modalities: {found}")
             net.fit(inputs, y)
         self.net_ = net
         history = net.history
@@ -360,7 +398,9 @@ class _BaseCrossModal(BaseEstimator):
                 raise ValueError("sample_weight must be finite and non-negative.")
             w = w * sw
         if w.sum() <= 0:
-            raise ValueError("sample_weight sums to zero; at least one row needs weight.")
+            raise ValueError(
+                "sample_weight sums to zero; at least one row needs weight."
+            )
         return w * (n / w.sum())
 
 
@@ -498,13 +538,25 @@ class CrossModalClassifier(ClassifierMixin, _BaseCrossModal):
         verbose=0,
     ):
         super().__init__(
-            modalities=modalities, latent_dim=latent_dim, hidden_dims=hidden_dims,
-            head_dims=head_dims, cnn_channels=cnn_channels, dropout=dropout,
-            fusion=fusion, optimizer=optimizer, lr=lr, weight_decay=weight_decay,
-            batch_size=batch_size, max_epochs=max_epochs,
-            early_stopping=early_stopping, validation_fraction=validation_fraction,
-            n_iter_no_change=n_iter_no_change, tol=tol, device=device,
-            random_state=random_state, verbose=verbose,
+            modalities=modalities,
+            latent_dim=latent_dim,
+            hidden_dims=hidden_dims,
+            head_dims=head_dims,
+            cnn_channels=cnn_channels,
+            dropout=dropout,
+            fusion=fusion,
+            optimizer=optimizer,
+            lr=lr,
+            weight_decay=weight_decay,
+            batch_size=batch_size,
+            max_epochs=max_epochs,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            n_iter_no_change=n_iter_no_change,
+            tol=tol,
+            device=device,
+            random_state=random_state,
+            verbose=verbose,
         )
         self.class_weight = class_weight
 
@@ -550,12 +602,18 @@ class CrossModalClassifier(ClassifierMixin, _BaseCrossModal):
             )
         extra = None
         if self.class_weight is not None:
-            per_class = compute_class_weight(self.class_weight, classes=self.classes_, y=y)
+            per_class = compute_class_weight(
+                self.class_weight, classes=self.classes_, y=y
+            )
             extra = per_class[y_encoded]
         weights = self._row_weights(sample_weight, len(y), extra)
         return self._fit_network(
-            inputs, y_encoded.astype(np.int64), len(self.classes_),
-            nn.CrossEntropyLoss, weights, stratify=True,
+            inputs,
+            y_encoded.astype(np.int64),
+            len(self.classes_),
+            nn.CrossEntropyLoss,
+            weights,
+            stratify=True,
         )
 
     def predict_proba(self, X):

@@ -55,8 +55,15 @@ class MLPEncoder(nn.Module):
         Standardisation statistics; identity when omitted.
     """
 
-    def __init__(self, in_features, output_dim, hidden_dims=(64,), dropout=0.0,
-                 shift=None, scale=None):
+    def __init__(
+        self,
+        in_features,
+        output_dim,
+        hidden_dims=(64,),
+        dropout=0.0,
+        shift=None,
+        scale=None,
+    ):
         super().__init__()
         shift = torch.zeros(in_features) if shift is None else shift
         scale = torch.ones(in_features) if scale is None else scale
@@ -90,19 +97,28 @@ class CNNEncoder(nn.Module):
         Per-channel standardisation statistics.
     """
 
-    def __init__(self, in_channels, output_dim, channels=(16, 32), dropout=0.0,
-                 shift=None, scale=None):
+    def __init__(
+        self,
+        in_channels,
+        output_dim,
+        channels=(16, 32),
+        dropout=0.0,
+        shift=None,
+        scale=None,
+    ):
         super().__init__()
         shift = torch.zeros(in_channels, 1, 1) if shift is None else shift
         scale = torch.ones(in_channels, 1, 1) if scale is None else scale
         self.standardize = _Standardize(shift, scale)
         stages, width = [], in_channels
         for size in channels:
-            stages.append(nn.Sequential(
-                nn.Conv2d(width, size, kernel_size=3, padding=1),
-                nn.GroupNorm(min(8, size), size),
-                nn.ReLU(),
-            ))
+            stages.append(
+                nn.Sequential(
+                    nn.Conv2d(width, size, kernel_size=3, padding=1),
+                    nn.GroupNorm(min(8, size), size),
+                    nn.ReLU(),
+                )
+            )
             width = size
         self.stages = nn.ModuleList(stages)
         self.pool = nn.MaxPool2d(2)

@@ -42,7 +42,7 @@ class CrossModalNet(nn.Module):
         """The fused representation Z, shape ``(n, fusion.output_dim)``."""
         embeddings = [
             encoder(inputs[name])
-            for name, encoder in zip(self.modality_names, self.encoders)
+            for name, encoder in zip(self.modality_names, self.encoders, strict=True)
         ]
         return self.fusion(embeddings, inputs.get(PRESENT_KEY))
 

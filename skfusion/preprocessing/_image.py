@@ -1,0 +1,317 @@
+"""Image-path columns to fixed-size float32 pixel arrays."""
+
+import os
+import warnings
+from numbers import Integral
+
+import numpy as np
+from PIL import Image, ImageOps
+from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
+from sklearn.utils._param_validation import Interval, InvalidParameterError, StrOptions
+from sklearn.utils.validation import (
+    _check_feature_names_in,
+    check_is_fitted,
+    validate_data,
+)
+
+from ..exceptions import ImageReadError, SkfusionDataWarning
+from ._utils import _as_object_columns, _column_names, _describe_row, _is_missing
+
+__all__ = ["ImageLoader"]
+
+_HIGH_BIT_MODES = {"I", "I;16", "I;16L", "I;16B", "I;16N"}
+_MAX_ROWS_LISTED = 10
+
+
+class ImageLoader(TransformerMixin, BaseEstimator):
+    """Load a column of image paths as fixed-size float32 pixels in [0, 1].
+
+    Each path is opened with Pillow (PNG, JPEG, TIFF, BMP, ...; the first
+    frame of multi-frame files), turned upright with its EXIF orientation,
+    converted to grayscale or RGB, resized to ``size`` with bilinear
+    filtering and scaled to [0, 1]: 8-bit images are divided by 255, 16-bit
+    and 32-bit integer images (modes ``I;16``, ``I``) by 65535, float images
+    (mode ``F``) are clipped. RGBA and palette images lose their alpha
+    channel; a single channel is repeated for ``color="rgb"``.
+
+    A *missing* path (None, NaN, ``pd.NA``, empty string) gives a zero image
+    with ``missing=1``. A path that does not exist, is a directory or is not
+    a readable image raises :class:`~skfusion.exceptions.ImageReadError`, or,
+    with ``on_error="missing"``, is treated as missing with a
+    :class:`~skfusion.exceptions.SkfusionDataWarning` naming the rows.
+
+    ``fit`` learns nothing from the pixels and does not open the files.
+
+    Parameters
+    ----------
+    size : int or tuple (height, width), default=64
+        Output image size; an int gives a square image.
+    color : {"grayscale", "rgb"}, default="grayscale"
+        Output channels: 1 (luma, ITU-R 601-2) or 3.
+    root : str, path-like or None, default=None
+        Directory prepended to relative paths.
+    on_error : {"raise", "missing"}, default="raise"
+        What to do with an unreadable or nonexistent image.
+    add_indicator : bool, default=True
+        Append the ``missing`` column (1.0 for a missing image, else 0.0).
+
+    Attributes
+    ----------
+    image_shape_ : tuple of int
+        ``(C, H, W)`` of each output image.
+    n_features_in_ : int
+        Number of input columns (always 1).
+    feature_names_in_ : ndarray of shape (1,)
+        Input column name, when X has a string column name.
+
+    See Also
+    --------
+    skfusion.preprocessing.TextEmbedder : Free text to dense vectors.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> from PIL import Image
+    >>> from skfusion.preprocessing import ImageLoader
+    >>> folder = tempfile.mkdtemp()
+    >>> Image.new("L", (10, 6), color=255).save(os.path.join(folder, "a.png"))
+    >>> loader = ImageLoader(size=(2, 3), root=folder)
+    >>> X = loader.fit_transform(["a.png", None])
+    >>> X.shape, X.dtype
+    ((2, 7), dtype('float32'))
+    >>> X.tolist()
+    [[1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.0], [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0]]
+    >>> loader.get_feature_names_out()[[0, 5, 6]].tolist()
+    ['pixel_0_0_0', 'pixel_0_1_2', 'missing']
+    """
+
+    _parameter_constraints: dict = {
+        "size": [Interval(Integral, 1, None, closed="left"), tuple],
+        "color": [StrOptions({"grayscale", "rgb"})],
+        "root": [str, os.PathLike, None],
+        "on_error": [StrOptions({"raise", "missing"})],
+        "add_indicator": ["boolean"],
+    }
+
+    def __init__(
+        self,
+        *,
+        size=64,
+        color="grayscale",
+        root=None,
+        on_error="raise",
+        add_indicator=True,
+    ):
+        self.size = size
+        self.color = color
+        self.root = root
+        self.on_error = on_error
+        self.add_indicator = add_indicator
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Check the parameters and the input column; no image is read.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples,) or (n_samples, 1)
+            Image paths (str or path-like); missing values allowed.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : ImageLoader
+            The fitted transformer.
+        """
+        height, width = _check_size(self.size)
+        self._validate_column(X, reset=True)
+        self.image_shape_ = (3 if self.color == "rgb" else 1, height, width)
+        return self
+
+    def transform(self, X):
+        """Read, resize and flatten the images.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples,) or (n_samples, 1)
+            Image paths (str or path-like); missing values allowed.
+
+        Returns
+        -------
+        X_out : ndarray of shape (n_samples, C * H * W + add_indicator)
+            Pixels in [0, 1] (float32), each row in C order ``(C, H, W)``;
+            the last column is ``missing`` when ``add_indicator=True``.
+        """
+        check_is_fitted(self)
+        X_checked, values, index = self._validate_column(X, reset=False)
+        column = _column_names(X_checked)[0]
+        n_pixels = int(np.prod(self.image_shape_))
+        out = np.zeros((len(values), n_pixels + self.add_indicator), np.float32)
+        missing = np.zeros(len(values), dtype=bool)
+        failed = []
+        for i, value in enumerate(values[:, 0]):
+            if _is_missing(value):
+                missing[i] = True
+                continue
+            try:
+                self._load_into(value, out[i, :n_pixels].reshape(self.image_shape_))
+            except _ReadError as exc:
+                if self.on_error == "raise":
+                    raise ImageReadError(
+                        "ImageLoader could not read the image in column "
+                        f"{column!r}, {_describe_row(i, index)}: {exc}. Fix the "
+                        "path (or set root=), or pass on_error='missing' to "
+                        "treat unreadable images as missing."
+                    ) from exc.__cause__
+                missing[i] = True
+                out[i, :n_pixels] = 0.0
+                failed.append((i, str(exc)))
+        if failed:
+            _warn_failed(failed, column, index)
+        if self.add_indicator:
+            out[:, -1] = missing
+        return out
+
+    def get_feature_names_out(self, input_features=None):
+        """Output feature names.
+
+        An image output: one column per pixel named ``pixel_{c}_{y}_{x}`` in
+        C order (channel slowest, then row ``y``, then column ``x``), so
+        ``X_out[i, :C * H * W].reshape(C, H, W)`` is row ``i``'s image and the
+        shape ``(C, H, W)`` can be read back from the last pixel's name. With
+        ``add_indicator=True`` the last column is ``missing``: 1.0 where the
+        row's image is absent (or unreadable with ``on_error="missing"``),
+        else 0.0. Inside a ColumnTransformer step named ``"xray"`` they read
+        ``xray__pixel_0_3_5`` ... ``xray__missing``.
+
+        Parameters
+        ----------
+        input_features : array-like of str or None, default=None
+            Checked against ``feature_names_in_``; does not change the
+            output names.
+
+        Returns
+        -------
+        feature_names_out : ndarray of str objects
+            The output names.
+        """
+        check_is_fitted(self, "image_shape_")
+        _check_feature_names_in(self, input_features)
+        channels, height, width = self.image_shape_
+        names = [
+            f"pixel_{c}_{y}_{x}"
+            for c in range(channels)
+            for y in range(height)
+            for x in range(width)
+        ]
+        if self.add_indicator:
+            names.append("missing")
+        return np.asarray(names, dtype=object)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.one_d_array = True
+        tags.input_tags.two_d_array = False
+        tags.input_tags.string = True
+        tags.input_tags.allow_nan = True
+        tags.transformer_tags.preserves_dtype = []
+        return tags
+
+    # -- internals -------------------------------------------------------
+
+    def _validate_column(self, X, *, reset):
+        X_checked, values, index = _as_object_columns(X, caller="ImageLoader")
+        if values.shape[1] != 1:
+            raise ValueError(
+                "ImageLoader takes one column of image paths, got "
+                f"{values.shape[1]} columns {_column_names(X_checked)}. Use one "
+                "ImageLoader per image column in a ColumnTransformer, e.g. "
+                '("xray", ImageLoader(), "xray_path").'
+            )
+        validate_data(self, X_checked, reset=reset, skip_check_array=True)
+        return X_checked, values, index
+
+    def _resolve(self, value):
+        if not isinstance(value, str | os.PathLike):
+            raise _ReadError(
+                f"{value!r} (type {type(value).__name__}) is not a path; "
+                "expected a str or path-like value"
+            )
+        path = os.fspath(value)
+        if self.root is not None and not os.path.isabs(path):
+            path = os.path.join(os.fspath(self.root), path)
+        if not os.path.exists(path):
+            raise _ReadError(f"{path!r} does not exist")
+        if os.path.isdir(path):
+            raise _ReadError(f"{path!r} is a directory, not an image file")
+        return path
+
+    def _load_into(self, value, view):
+        """Decode one image into ``view`` (a (C, H, W) float32 view of a row)."""
+        path = self._resolve(value)
+        _, height, width = self.image_shape_
+        try:
+            with Image.open(path) as im:
+                # JPEG only: decode at a reduced scale, still >= 2x the target.
+                side = 2 * max(height, width)
+                im.draft(None, (side, side))
+                im.load()
+                ImageOps.exif_transpose(im, in_place=True)
+                im, scale, clip = _normalise_mode(im, self.color)
+                if im.size != (width, height):
+                    im = im.resize((width, height), Image.Resampling.BILINEAR)
+                pixels = np.asarray(im)
+        except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
+            raise _ReadError(
+                f"{path!r} is not a readable image ({type(e).__name__}: {e})"
+            ) from e
+        pixels = pixels[None] if pixels.ndim == 2 else np.moveaxis(pixels, -1, 0)
+        # Broadcasting repeats a single channel over RGB; no float64 copies.
+        np.divide(pixels, np.float32(scale), out=view, dtype=np.float32)
+        if clip:
+            np.clip(view, 0.0, 1.0, out=view)
+
+
+class _ReadError(Exception):
+    """Internal: why one path could not be read (message without the row)."""
+
+
+def _normalise_mode(im, color):
+    """Convert to a mode that PIL resizes and NumPy reads; return the scale."""
+    if im.mode in _HIGH_BIT_MODES:
+        return im.convert("F"), 65535.0, True
+    if im.mode == "F":
+        return im, 1.0, True
+    if im.mode == "P":
+        im = im.convert("RGBA")  # applies palette transparency cleanly
+    target = "RGB" if color == "rgb" else "L"
+    return (im if im.mode == target else im.convert(target)), 255.0, False
+
+
+def _check_size(size):
+    if isinstance(size, Integral):
+        return int(size), int(size)
+    valid = len(size) == 2 and all(
+        isinstance(n, Integral) and not isinstance(n, bool) and n >= 1 for n in size
+    )
+    if not valid:
+        raise InvalidParameterError(
+            "The 'size' parameter of ImageLoader must be an int >= 1 or a tuple "
+            f"(height, width) of ints >= 1. Got {size!r}."
+        )
+    return int(size[0]), int(size[1])
+
+
+def _warn_failed(failed, column, index):
+    rows = ", ".join(_describe_row(i, index) for i, _ in failed[:_MAX_ROWS_LISTED])
+    more = len(failed) - _MAX_ROWS_LISTED
+    if more > 0:
+        rows += f" and {more} more"
+    warnings.warn(
+        f"ImageLoader treated {len(failed)} unreadable image(s) in column "
+        f"{column!r} as missing (on_error='missing'): {rows}. First error: "
+        f"{failed[0][1]}.",
+        SkfusionDataWarning,
+        stacklevel=4,  # _warn_failed < transform < set_output wrapper < caller
+    )
