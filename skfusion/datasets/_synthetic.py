@@ -1,0 +1,361 @@
+"""Synthetic clinical data with tabular, free-text and image modalities."""
+
+import os
+from numbers import Integral, Real
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from PIL import Image
+from scipy.ndimage import gaussian_filter
+from scipy.special import expit
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, validate_params
+
+__all__ = ["make_clinical_multimodal"]
+
+# name, centre, spread, sign of the loading on s_tab, log-normal?, clip, decimals.
+# The first ``n_informative_tabular`` entries depend on s_tab, the rest are noise.
+_NUMERIC = [
+    ("age", 64.0, 13.0, 1, False, (18, 95), 0),  # years
+    ("systolic_bp", 132.0, 18.0, 1, False, (80, 220), 0),  # mmHg
+    ("creatinine", 1.0, 0.35, 1, True, (0.3, 10.0), 2),  # mg/dL
+    ("crp", 4.0, 0.9, 1, True, (0.1, 300.0), 1),  # mg/L
+    ("hemoglobin", 13.4, 1.6, -1, False, (6.0, 19.0), 1),  # g/dL
+    ("heart_rate", 78.0, 13.0, 1, False, (35, 180), 0),  # beats/min
+    ("bmi", 27.5, 5.0, 1, False, (15.0, 60.0), 1),  # kg/m^2
+    ("glucose", 105.0, 0.25, 1, True, (40, 600), 0),  # mg/dL
+    ("sodium", 139.0, 3.0, -1, False, (120, 160), 0),  # mmol/L
+    ("albumin", 4.0, 0.45, -1, False, (1.5, 5.5), 1),  # g/dL
+]
+_NUMERIC_COLUMNS = tuple(spec[0] for spec in _NUMERIC)
+_TAB_SNR = 4.0  # sum over informative columns of loading**2 / (1 - loading**2)
+_CHUNK = 512  # images drawn per batch, bounds memory
+_SMOKER = np.array(["never", "former", "current"])
+
+_OPENINGS = [
+    "Routine follow-up visit.",
+    "Seen in the outpatient clinic.",
+    "Evaluated in the emergency department.",
+    "Admitted overnight for observation.",
+    "Reviewed in the heart failure clinic.",
+    "Referred by the primary care physician for review.",
+    "Seen on the ward round this morning.",
+]
+_RISK = [
+    "dyspnea on exertion",
+    "bilateral pitting edema to the knees",
+    "elevated troponin on admission labs",
+    "crackles at both lung bases",
+    "orthopnea requiring three pillows",
+    "new atrial fibrillation on the ECG",
+    "jugular venous distension",
+    "reduced ejection fraction on echocardiogram",
+    "tachypnea at rest",
+    "productive cough with fever",
+    "hypoxia requiring supplemental oxygen",
+    "chest pain radiating to the left arm",
+    "marked fatigue with poor exercise tolerance",
+    "weight gain despite diuretics",
+    "new confusion noted by nursing staff",
+]
+_REASSURING = [
+    "lungs clear to auscultation",
+    "no peripheral edema",
+    "no acute distress",
+    "vital signs stable",
+    "chest examination unremarkable",
+    "no chest pain or palpitations",
+    "ambulating independently",
+    "tolerating oral diet",
+    "normal sinus rhythm on the ECG",
+    "troponin within normal limits",
+    "good exercise tolerance",
+    "afebrile",
+    "oxygen saturation normal on room air",
+    "alert and oriented",
+    "sleeping flat without orthopnea",
+]
+_LEADS = ["On examination, ", "Today, ", "Notably, ", "Findings: ", "", ""]
+_TEXT_SLOPE = 2.0
+_N_FINDINGS = (6, 10)
+_FILLERS = [
+    "Medications reviewed and reconciled with the pharmacy.",
+    "Lives with {who} and is independent in daily activities.",
+    "Follow-up arranged in {k} weeks.",
+    "Discussed diet, exercise and adherence to treatment.",
+    "Allergies: {allergy}.",
+    "Vaccinations are up to date.",
+    "Plan discussed with the {team} team.",
+    "Imaging requested as per protocol.",
+    "Patient asked about travel plans for the {season}.",
+    "Blood samples sent to the laboratory.",
+]
+_FILL_SLOTS = {
+    "who": ["a spouse", "a daughter", "a son", "friends", "no one"],
+    "k": [str(k) for k in range(1, 13)],
+    "allergy": ["none known", "penicillin", "sulfonamides", "latex", "shellfish"],
+    "team": ["cardiology", "renal", "respiratory", "geriatric", "surgical"],
+    "season": ["summer", "winter", "holidays", "spring"],
+}
+
+
+def _seeds(random_state, n):
+    rs = check_random_state(random_state)
+    return [np.random.default_rng(s) for s in rs.randint(2**31 - 1, size=n)]
+
+
+def _check_weights(modality_weights):
+    try:
+        weights = np.asarray(modality_weights, dtype=float)
+    except (TypeError, ValueError):
+        weights = np.array([np.nan])
+    if (
+        weights.shape != (3,)
+        or not np.all(np.isfinite(weights) & (weights >= 0))
+        or not weights.any()
+    ):
+        raise ValueError(
+            "The 'modality_weights' parameter of make_clinical_multimodal must "
+            "be 3 finite non-negative numbers, not all zero (tabular, text, "
+            f"image). Got {modality_weights!r} instead."
+        )
+    return weights
+
+
+def _tabular(s_tab, n_informative, rng):
+    """Numeric columns and categorical columns from the tabular latent."""
+    n = s_tab.shape[0]
+    loading = np.sqrt(_TAB_SNR / (n_informative + _TAB_SNR)) if n_informative else 0
+    cols = {}
+    for j, (name, centre, spread, sign, log, clip, dec) in enumerate(_NUMERIC):
+        a = loading if j < n_informative else 0.0
+        z = sign * a * s_tab + np.sqrt(1 - a**2) * rng.standard_normal(n)
+        value = np.exp(np.log(centre) + spread * z) if log else centre + spread * z
+        cols[name] = np.round(np.clip(value, *clip), dec)
+    cols["sex"] = np.where(rng.random(n) < 0.5, "female", "male")
+    # ordinal logit: risk shifts smokers from "never" towards "current"
+    u = rng.logistic(size=n) + 0.8 * s_tab
+    cols["smoker"] = _SMOKER[np.digitize(u, [0.3, 1.6])]
+    return cols
+
+
+def _notes(s_text, rng):
+    """Short clinical notes whose findings depend on the text latent only."""
+    p_risk = expit(_TEXT_SLOPE * s_text)
+    notes = []
+    for p in p_risk:
+        n_find = rng.integers(_N_FINDINGS[0], _N_FINDINGS[1] + 1)
+        is_risk = rng.random(n_find) < p
+        risk = iter(rng.choice(len(_RISK), size=n_find, replace=False))
+        ok = iter(rng.choice(len(_REASSURING), size=n_find, replace=False))
+        findings = [_RISK[next(risk)] if r else _REASSURING[next(ok)] for r in is_risk]
+        sentences = []
+        while findings:  # one or two findings per sentence
+            group = [findings.pop()]
+            if findings and rng.random() < 0.4:
+                group.append(findings.pop())
+            text = _LEADS[rng.integers(len(_LEADS))] + ", ".join(group)
+            sentences.append(text[0].upper() + text[1:] + ".")
+        for i in rng.choice(len(_FILLERS), size=rng.integers(1, 4), replace=False):
+            slots = {k: v[rng.integers(len(v))] for k, v in _FILL_SLOTS.items()}
+            sentences.append(_FILLERS[i].format(**slots))
+        rng.shuffle(sentences)
+        opening = _OPENINGS[rng.integers(len(_OPENINGS))]
+        notes.append(" ".join([opening, *sentences]))
+    return notes
+
+
+def _images(s_img, size, rng):
+    """Grayscale chest "scans" with a lesion whose radius grows with s_img."""
+    n = s_img.shape[0]
+    grid = (np.arange(size) + 0.5) / size * 2 - 1
+    yy, xx = np.meshgrid(grid, grid, indexing="ij")
+    base = rng.uniform(60, 130, size=(n, 1, 1))
+    texture = gaussian_filter(
+        rng.standard_normal((n, size, size)), sigma=(0, size / 8, size / 8)
+    )
+    texture /= texture.std(axis=(1, 2), keepdims=True)
+    anatomy = 30 * np.exp(-((xx / 0.12) ** 2)) - 30 * (xx**2 + yy**2) ** 2
+    ribs = 6 * np.sin(4 * np.pi * yy[None] + rng.uniform(0, 2 * np.pi, (n, 1, 1)))
+    # lesion in the left or right lung field, soft-edged disk
+    cx = rng.choice([-1, 1], size=n) * rng.uniform(0.25, 0.7, n)
+    cy = rng.uniform(-0.6, 0.6, n)
+    radius = 0.09 * size * np.exp(0.35 * s_img)
+    dist = np.hypot(xx - cx[:, None, None], yy - cy[:, None, None]) * size / 2
+    contrast = rng.uniform(50, 65, size=(n, 1, 1))
+    lesion = contrast * expit((radius[:, None, None] - dist) / 0.6)
+    pixels = base + anatomy + ribs + 8 * texture + lesion
+    pixels += rng.normal(0, 6, size=pixels.shape)
+    return np.clip(np.rint(pixels), 0, 255).astype(np.uint8)
+
+
+@validate_params(
+    {
+        "n_samples": [Interval(Integral, 1, None, closed="left")],
+        "image_dir": [str, os.PathLike],
+        "image_size": [Interval(Integral, 8, None, closed="left")],
+        "n_informative_tabular": [Interval(Integral, 0, len(_NUMERIC), closed="both")],
+        "noise": [Interval(Real, 0, None, closed="left")],
+        "modality_weights": ["array-like"],
+        "missing_tabular": [Interval(Real, 0, 1, closed="left")],
+        "missing_note": [Interval(Real, 0, 1, closed="left")],
+        "missing_image": [Interval(Real, 0, 1, closed="left")],
+        "return_latent": ["boolean"],
+        "random_state": ["random_state"],
+    },
+    prefer_skip_nested_validation=True,
+)
+def make_clinical_multimodal(
+    n_samples=500,
+    *,
+    image_dir,
+    image_size=32,
+    n_informative_tabular=5,
+    noise=0.5,
+    modality_weights=(1.0, 1.0, 1.0),
+    missing_tabular=0.05,
+    missing_note=0.0,
+    missing_image=0.0,
+    return_latent=False,
+    random_state=None,
+):
+    """Generate a clinical table whose label is spread over three modalities.
+
+    Each patient has three independent latent risk scores ``s_tab``,
+    ``s_text`` and ``s_img``, each standard normal. The binary label is::
+
+        y = 1[w_tab * s_tab + w_text * s_text + w_img * s_img + noise * eps > 0]
+
+    with ``(w_tab, w_text, w_img) = modality_weights`` and ``eps ~ N(0, 1)``.
+    Every modality expresses only its own latent, so no single modality can
+    recover the label well, while a model that fuses all three can:
+
+    - **tabular**: the first ``n_informative_tabular`` numeric columns (in the
+      order listed under Returns) are ``centre + spread * z`` (``age``,
+      ``systolic_bp``, ...) or ``exp(log(centre) + spread * z)``
+      (``creatinine``, ``crp``, ``glucose``) with
+      ``z = ±a * s_tab + sqrt(1 - a**2) * e``, ``e ~ N(0, 1)`` and the loading
+      ``a = sqrt(4 / (n_informative_tabular + 4))``, so the information they
+      carry together does not depend on how many there are. ``hemoglobin``,
+      ``sodium`` and ``albumin`` decrease with risk. The other numeric columns
+      have ``a = 0`` (distractors). ``smoker`` follows an ordinal logit with
+      slope 0.8 on ``s_tab``; ``sex`` is noise. Values are clipped to a
+      plausible range and rounded.
+    - **text**: a note names 6 to 10 distinct findings, one or two per
+      sentence, each a risk finding ("elevated troponin", "bilateral pitting
+      edema", ...) with probability ``expit(2 * s_text)`` or otherwise a
+      reassuring one ("lungs clear", "no acute distress", ...), mixed with
+      an opening sentence and 1 to 3 filler sentences drawn independently
+      of every latent.
+    - **image**: an ``image_size`` square grayscale scan with a random
+      background brightness, smooth texture, spine, ribs and pixel noise,
+      all independent of the label, and a bright soft-edged disk ("lesion")
+      at a random position in either lung field, 50 to 65 gray levels
+      brighter than its surroundings, whose radius is
+      ``0.09 * image_size * exp(0.35 * s_img)`` pixels.
+
+    With the defaults, each latent alone gives a ROC AUC of about 0.75 and
+    their sum about 0.98. Simple models cross-validated on 1000 rows reach
+    about 0.68-0.73 on any one modality (logistic regression on the table or
+    on tf-idf of the notes, a small CNN on the images) and about 0.85-0.89
+    when their three scores are stacked.
+
+    Parameters
+    ----------
+    n_samples : int, default=500
+        Number of patients (rows).
+    image_dir : str or path-like
+        Directory where the PNG images are written; created if needed.
+        Existing files with the same names are overwritten.
+    image_size : int, default=32
+        Height and width of the images in pixels (at least 8).
+    n_informative_tabular : int, default=5
+        How many of the 10 numeric columns depend on ``s_tab``.
+    noise : float, default=0.5
+        Standard deviation of the label noise ``eps``.
+    modality_weights : array-like of shape (3,), default=(1.0, 1.0, 1.0)
+        Non-negative weights of ``s_tab``, ``s_text`` and ``s_img`` in the
+        label. A weight of 0 makes that modality pure noise.
+    missing_tabular : float in [0, 1), default=0.05
+        Probability that each numeric cell is NaN, independently (MCAR).
+    missing_note : float in [0, 1), default=0.0
+        Probability that a row's note is missing.
+    missing_image : float in [0, 1), default=0.0
+        Probability that a row's image is missing: its path is missing and
+        no file is written for it.
+    return_latent : bool, default=False
+        If True, also return the latent scores.
+    random_state : int, RandomState instance or None, default=None
+        Seed for every random draw. An int gives identical frames and
+        identical PNG bytes on every call. Each modality and the missingness
+        use their own stream, so changing a ``missing_*`` rate leaves the
+        generated values unchanged.
+
+    Returns
+    -------
+    X : pandas.DataFrame of shape (n_samples, 14)
+        Columns ``age``, ``systolic_bp``, ``creatinine``, ``crp``,
+        ``hemoglobin``, ``heart_rate``, ``bmi``, ``glucose``, ``sodium``,
+        ``albumin`` (float64, with NaN), ``sex`` ("female"/"male") and
+        ``smoker`` ("never"/"former"/"current") as strings, ``note`` (text)
+        and ``xray_path`` (absolute path of ``img_00000.png``, ... in
+        ``image_dir``). Missing notes and paths are missing values of the
+        column's dtype (``None`` or NaN); test them with :func:`pandas.isna`.
+    y : ndarray of shape (n_samples,) of int
+        Binary label, balanced on average.
+    latent : pandas.DataFrame of shape (n_samples, 3)
+        Columns ``tabular``, ``text`` and ``image`` holding ``s_tab``,
+        ``s_text`` and ``s_img``. Only returned if ``return_latent=True``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from skfusion.datasets import make_clinical_multimodal
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     X, y = make_clinical_multimodal(20, image_dir=tmp, random_state=0)
+    >>> X.shape, y.shape
+    ((20, 14), (20,))
+    >>> list(X.columns[-4:])
+    ['sex', 'smoker', 'note', 'xray_path']
+    >>> sorted(set(y.tolist()))
+    [0, 1]
+    """
+    weights = _check_weights(modality_weights)
+    latent_rng, tab_rng, text_rng, img_rng, miss_rng = _seeds(random_state, 5)
+    latent = latent_rng.standard_normal((n_samples, 3))
+    eps = latent_rng.standard_normal(n_samples)
+    y = (latent @ weights + noise * eps > 0).astype(int)
+    s_tab, s_text, s_img = latent.T
+
+    X = pd.DataFrame(_tabular(s_tab, n_informative_tabular, tab_rng))
+    numeric = list(_NUMERIC_COLUMNS)
+    holes = miss_rng.random((n_samples, len(numeric))) < missing_tabular
+    X[numeric] = X[numeric].mask(holes)
+    no_note = miss_rng.random(n_samples) < missing_note
+    no_image = miss_rng.random(n_samples) < missing_image
+
+    notes = _notes(s_text, text_rng)
+    X["note"] = [
+        None if gone else note for note, gone in zip(notes, no_note, strict=True)
+    ]
+
+    image_dir = Path(image_dir).resolve()
+    image_dir.mkdir(parents=True, exist_ok=True)
+    width = max(5, len(str(n_samples - 1)))
+    paths = []
+    for start in range(0, n_samples, _CHUNK):
+        stop = min(start + _CHUNK, n_samples)
+        images = _images(s_img[start:stop], image_size, img_rng)
+        for i, pixels in enumerate(images, start=start):
+            if no_image[i]:
+                paths.append(None)
+                continue
+            path = image_dir / f"img_{i:0{width}d}.png"
+            Image.fromarray(pixels).save(path)  # 2-D uint8 -> mode "L"
+            paths.append(str(path))
+    X["xray_path"] = paths
+
+    if return_latent:
+        return X, y, pd.DataFrame(latent, columns=["tabular", "text", "image"])
+    return X, y
