@@ -164,10 +164,10 @@ class _BaseCrossModal(BaseEstimator):
         *,
         modalities=None,
         latent_dim=32,
-        hidden_dims=(64,),
+        hidden_dims=(),
         head_dims=(64,),
         cnn_channels=(16, 32),
-        dropout=0.1,
+        dropout=0.3,
         fusion="concat",
         optimizer="adamw",
         lr=1e-3,
@@ -423,14 +423,17 @@ class CrossModalClassifier(ClassifierMixin, _BaseCrossModal):
         names; a matrix with no prefixes is one modality.
     latent_dim : int, default=32
         Size of each modality's embedding in the shared space Z.
-    hidden_dims : tuple of int, default=(64,)
-        Hidden layer sizes of the vector (MLP) encoders.
+    hidden_dims : tuple of int, default=()
+        Hidden layer sizes of the vector (MLP) encoders. The default, no
+        hidden layer, makes each vector encoder a linear projection of the
+        standardised features into Z; the head and the CNN carry the
+        non-linearity. Deeper encoders overfit on a few thousand rows.
     head_dims : tuple of int, default=(64,)
         Hidden layer sizes of the prediction head on the fused Z.
     cnn_channels : tuple of int, default=(16, 32)
         Channels of each stage of the image (CNN) encoders.
-    dropout : float, default=0.1
-        Dropout in encoders and head.
+    dropout : float, default=0.3
+        Dropout after each hidden layer of the encoders and the head.
     fusion : {"concat"}, default="concat"
         How embeddings are combined. "concat" concatenates them; a modality
         absent in a row (its ``missing`` column is 1) is replaced by a learned
@@ -503,8 +506,10 @@ class CrossModalClassifier(ClassifierMixin, _BaseCrossModal):
     >>> clf = CrossModalClassifier(max_epochs=20, random_state=0).fit(X, y)
     >>> list(clf.modalities_)
     ['lab', 'vital']
-    >>> clf.predict(X.iloc[:3]).tolist()
-    ['sick', 'well', 'sick']
+    >>> clf.predict(X.iloc[:3]).tolist() == y[:3].tolist()
+    True
+    >>> clf.predict_proba(X.iloc[:3]).shape
+    (3, 2)
     """
 
     _parameter_constraints: dict = {
@@ -518,10 +523,10 @@ class CrossModalClassifier(ClassifierMixin, _BaseCrossModal):
         *,
         modalities=None,
         latent_dim=32,
-        hidden_dims=(64,),
+        hidden_dims=(),
         head_dims=(64,),
         cnn_channels=(16, 32),
-        dropout=0.1,
+        dropout=0.3,
         fusion="concat",
         optimizer="adamw",
         lr=1e-3,
