@@ -9,7 +9,6 @@ so the estimator keeps an explicit signature and sklearn's rules).
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Mapping
 from numbers import Integral, Real
 
@@ -33,66 +32,21 @@ from sklearn.utils.validation import (
     column_or_1d,
     validate_data,
 )
-from skorch import NeuralNet
-from skorch.callbacks import EarlyStopping
-from skorch.dataset import ValidSplit
-from skorch.utils import to_tensor
 from torch import nn
 
-from ._modalities import (
-    ModalitySpec,
-    describe,
-    resolve_modalities,
-    split_dict,
-    split_table,
+from ._modalities import describe, resolve_modalities, split_dict, split_table
+from ._training import (
+    FUSIONS,
+    OPTIMIZERS,
+    build_network,
+    make_net,
+    resolve_device,
+    row_weights,
 )
 from .exceptions import ModalityError
-from .nn.encoders import CNNEncoder, MLPEncoder, mlp
-from .nn.fusion import ConcatFusion
-from .nn.network import PRESENT_KEY, SAMPLE_WEIGHT_KEY, CrossModalNet
+from .nn.network import SAMPLE_WEIGHT_KEY
 
 __all__ = ["CrossModalClassifier", "CrossModalRegressor"]
-
-_OPTIMIZERS = {
-    "adam": torch.optim.Adam,
-    "adamw": torch.optim.AdamW,
-    "sgd": torch.optim.SGD,
-}
-_FUSIONS = {"concat": ConcatFusion}
-_PREDICT_BATCH = 1024
-
-
-class _WeightedNet(NeuralNet):
-    """skorch net whose loss is the mean of per-row loss x row weight.
-
-    The criterion is built with ``reduction="none"``; the row weights travel
-    with the batch under ``SAMPLE_WEIGHT_KEY`` (skorch's documented way to
-    use sample weights) and were rescaled to mean 1 over the training rows.
-    """
-
-    def get_loss(self, y_pred, y_true, X=None, training=False):
-        y_true = to_tensor(y_true, device=self.device)
-        loss = self.criterion_(y_pred, y_true)
-        if loss.ndim > 1:
-            loss = loss.flatten(start_dim=1).mean(dim=1)
-        if isinstance(X, Mapping) and SAMPLE_WEIGHT_KEY in X:
-            loss = loss * to_tensor(X[SAMPLE_WEIGHT_KEY], device=self.device)
-        return loss.mean()
-
-
-def _resolve_device(device):
-    """Map "auto"/"cuda"/"cpu" to a usable torch device string."""
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if str(device).startswith("cuda") and not torch.cuda.is_available():
-        warnings.warn(
-            f"device={device!r} was requested but CUDA is not available; "
-            "training on the CPU instead.",
-            UserWarning,
-            stacklevel=3,
-        )
-        return "cpu"
-    return device
 
 
 def _first_bad_cell(X, feature_names, index):
@@ -144,8 +98,8 @@ class _BaseCrossModal(BaseEstimator):
         "head_dims": [tuple, list],
         "cnn_channels": [tuple, list],
         "dropout": [Interval(Real, 0, 1, closed="left")],
-        "fusion": [StrOptions(set(_FUSIONS))],
-        "optimizer": [StrOptions(set(_OPTIMIZERS)), callable],
+        "fusion": [StrOptions(set(FUSIONS))],
+        "optimizer": [StrOptions(set(OPTIMIZERS)), callable],
         "lr": [Interval(Real, 0, None, closed="neither")],
         "weight_decay": [Interval(Real, 0, None, closed="left")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
@@ -267,98 +221,19 @@ class _BaseCrossModal(BaseEstimator):
     def _set_specs(self, specs):
         self.modalities_ = {spec.name: spec for spec in specs}
 
-    # ----------------------------------------------------------- the network
-    def _build_module(self, inputs, n_outputs):
-        present = inputs.get(PRESENT_KEY)
-        encoders = {}
-        for j, spec in enumerate(self.modalities_.values()):
-            data = inputs[spec.name]
-            if present is not None and (present[:, j] > 0).any():
-                data = data[present[:, j] > 0]
-            encoders[spec.name] = self._build_encoder(spec, data)
-        fusion = _FUSIONS[self.fusion](len(encoders), self.latent_dim)
-        head = mlp(fusion.output_dim, self.head_dims, n_outputs, self.dropout)
-        return CrossModalNet(encoders, fusion, head)
-
-    def _build_encoder(self, spec: ModalitySpec, data):
-        """An encoder with input statistics from the rows where it is present."""
-        if spec.kind == "image":
-            axes = (0, 2, 3)
-            shift = data.mean(axis=axes, keepdims=True)[0] if len(data) else 0.0
-            scale = data.std(axis=axes, keepdims=True)[0] if len(data) else 1.0
-            scale = np.where(scale > 1e-6, scale, 1.0)
-            return CNNEncoder(
-                spec.shape[0],
-                self.latent_dim,
-                self.cnn_channels,
-                self.dropout,
-                shift=shift,
-                scale=scale,
-            )
-        shift = data.mean(axis=0) if len(data) else np.zeros(spec.shape[0])
-        scale = data.std(axis=0) if len(data) else np.ones(spec.shape[0])
-        scale = np.where(scale > 1e-6, scale, 1.0)
-        return MLPEncoder(
-            spec.shape[0],
-            self.latent_dim,
-            tuple(self.hidden_dims),
-            self.dropout,
-            shift=shift,
-            scale=scale,
-        )
-
-    def _make_net(self, module, criterion, seed, stratify):
-        optimizer = self.optimizer
-        if isinstance(optimizer, str):
-            optimizer = _OPTIMIZERS[optimizer]
-        callbacks, train_split = [], None
-        if self.early_stopping:
-            train_split = ValidSplit(
-                self.validation_fraction, stratified=stratify, random_state=seed
-            )
-            callbacks.append(
-                (
-                    "early_stopping",
-                    EarlyStopping(
-                        monitor="valid_loss",
-                        patience=self.n_iter_no_change,
-                        threshold=self.tol,
-                        threshold_mode="rel",
-                        load_best=True,
-                        sink=print if self.verbose else (lambda *a, **k: None),
-                    ),
-                )
-            )
-        return _WeightedNet(
-            module=module,
-            criterion=criterion,
-            criterion__reduction="none",
-            optimizer=optimizer,
-            optimizer__weight_decay=self.weight_decay,
-            lr=self.lr,
-            max_epochs=self.max_epochs,
-            batch_size=self.batch_size,
-            iterator_train__shuffle=True,
-            iterator_valid__batch_size=max(self.batch_size, _PREDICT_BATCH),
-            train_split=train_split,
-            callbacks=callbacks,
-            predict_nonlinearity=None,
-            device=_resolve_device(self.device),
-            verbose=self.verbose,
-        )
-
     def _fit_network(self, inputs, y, n_outputs, criterion, row_weight, stratify):
         if row_weight is not None:
             inputs = {**inputs, SAMPLE_WEIGHT_KEY: row_weight.astype(np.float32)}
         seed = int(
             check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
         )
-        device = _resolve_device(self.device)
+        params = self.get_params()
+        device = resolve_device(self.device)
         cuda = [torch.device(device).index or 0] if device.startswith("cuda") else []
         with torch.random.fork_rng(devices=cuda):
             torch.manual_seed(seed)
-            module = self._build_module(inputs, n_outputs)
-            net = self._make_net(module, criterion, seed, stratify)
+            module = build_network(self.modalities_.values(), inputs, n_outputs, params)
+            net = make_net(module, criterion, params, seed=seed, stratify=stratify)
             if self.verbose:
                 found = describe(self.modalities_.values())
                 print(f"[{type(self).__name__}] modalities: {found}")
@@ -378,30 +253,6 @@ class _BaseCrossModal(BaseEstimator):
         with torch.no_grad():
             out = self.net_.forward(inputs, training=False, device="cpu")
         return out.numpy().astype(np.float64)
-
-    @staticmethod
-    def _row_weights(sample_weight, n, extra=None):
-        """Combine sample_weight and class weights, rescaled to mean 1."""
-        if sample_weight is None and extra is None:
-            return None
-        w = np.ones(n) if extra is None else np.asarray(extra, dtype=np.float64)
-        if sample_weight is not None:
-            sw = np.asarray(sample_weight, dtype=np.float64)
-            if sw.ndim == 0:
-                sw = np.full(n, float(sw))
-            if sw.shape != (n,):
-                raise ValueError(
-                    f"sample_weight has shape {sw.shape}; expected ({n},), one "
-                    "weight per row of X."
-                )
-            if not np.isfinite(sw).all() or (sw < 0).any():
-                raise ValueError("sample_weight must be finite and non-negative.")
-            w = w * sw
-        if w.sum() <= 0:
-            raise ValueError(
-                "sample_weight sums to zero; at least one row needs weight."
-            )
-        return w * (n / w.sum())
 
 
 class CrossModalClassifier(ClassifierMixin, _BaseCrossModal):
@@ -611,7 +462,7 @@ class CrossModalClassifier(ClassifierMixin, _BaseCrossModal):
                 self.class_weight, classes=self.classes_, y=y
             )
             extra = per_class[y_encoded]
-        weights = self._row_weights(sample_weight, len(y), extra)
+        weights = row_weights(sample_weight, len(y), extra)
         return self._fit_network(
             inputs,
             y_encoded.astype(np.int64),
@@ -732,7 +583,7 @@ feature_names_in_
         scale = y2.std(axis=0)
         self._y_scale = np.where(scale > 0, scale, 1.0)
         y_scaled = ((y2 - self._y_mean) / self._y_scale).astype(np.float32)
-        weights = self._row_weights(sample_weight, len(y))
+        weights = row_weights(sample_weight, len(y))
         return self._fit_network(
             inputs, y_scaled, self.n_outputs_, nn.MSELoss, weights, stratify=False
         )

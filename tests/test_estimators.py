@@ -13,6 +13,7 @@ from sklearn.base import clone
 from sklearn.metrics import recall_score, roc_auc_score
 
 from skfusion import CrossModalClassifier, CrossModalRegressor
+from skfusion._training import row_weights
 from skfusion.exceptions import ModalityError
 
 FAST = dict(
@@ -308,13 +309,13 @@ def test_bad_parameter_names_parameter():
 
 # -------------------------------------------------------------- weighting
 def test_row_weights_are_rescaled_to_mean_one():
-    w = CrossModalClassifier._row_weights(np.array([1.0, 3.0]), 2, extra=[2.0, 1.0])
+    w = row_weights(np.array([1.0, 3.0]), 2, extra=[2.0, 1.0])
     np.testing.assert_allclose(w, [2 / 2.5, 3 / 2.5])
-    assert CrossModalClassifier._row_weights(None, 3) is None
+    assert row_weights(None, 3) is None
     with pytest.raises(ValueError, match="one weight per row"):
-        CrossModalClassifier._row_weights(np.ones(2), 3)
+        row_weights(np.ones(2), 3)
     with pytest.raises(ValueError, match="non-negative"):
-        CrossModalClassifier._row_weights(np.array([1.0, -1.0]), 2)
+        row_weights(np.array([1.0, -1.0]), 2)
 
 
 def test_scaling_all_weights_changes_nothing(two_modality_frame):

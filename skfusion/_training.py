@@ -1,0 +1,176 @@
+"""The training machinery behind the estimators: network, skorch net, weights.
+
+Kept apart from :mod:`skfusion.estimators`, which owns the scikit-learn API
+(parameters, input validation, targets); the functions here take the
+estimator's parameters as a dict (``estimator.get_params()``).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping
+
+import numpy as np
+import torch
+from skorch import NeuralNet
+from skorch.callbacks import EarlyStopping
+from skorch.dataset import ValidSplit
+from skorch.utils import to_tensor
+
+from .nn.encoders import CNNEncoder, MLPEncoder, mlp
+from .nn.fusion import ConcatFusion
+from .nn.network import PRESENT_KEY, SAMPLE_WEIGHT_KEY, CrossModalNet
+
+__all__ = ["FUSIONS", "OPTIMIZERS", "build_network", "make_net", "row_weights"]
+
+OPTIMIZERS = {
+    "adam": torch.optim.Adam,
+    "adamw": torch.optim.AdamW,
+    "sgd": torch.optim.SGD,
+}
+FUSIONS = {"concat": ConcatFusion}
+#: Prediction (and validation) batches hold at least this many rows.
+PREDICT_BATCH = 1024
+
+
+class WeightedNet(NeuralNet):
+    """skorch net whose loss is the mean of per-row loss x row weight.
+
+    The criterion is built with ``reduction="none"``; the row weights travel
+    with the batch under ``SAMPLE_WEIGHT_KEY`` (skorch's documented way to
+    use sample weights) and were rescaled to mean 1 over the training rows.
+    """
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        y_true = to_tensor(y_true, device=self.device)
+        loss = self.criterion_(y_pred, y_true)
+        if loss.ndim > 1:
+            loss = loss.flatten(start_dim=1).mean(dim=1)
+        if isinstance(X, Mapping) and SAMPLE_WEIGHT_KEY in X:
+            loss = loss * to_tensor(X[SAMPLE_WEIGHT_KEY], device=self.device)
+        return loss.mean()
+
+
+def resolve_device(device):
+    """Map "auto"/"cuda"/"cpu" to a usable torch device string."""
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if str(device).startswith("cuda") and not torch.cuda.is_available():
+        warnings.warn(
+            f"device={device!r} was requested but CUDA is not available; "
+            "training on the CPU instead.",
+            UserWarning,
+            stacklevel=4,
+        )
+        return "cpu"
+    return device
+
+
+def _statistics(data, axes):
+    """Mean and std over ``axes`` (kept as broadcastable dims); std 0 -> 1."""
+    if not len(data):
+        shape = [1 if a in axes else n for a, n in enumerate(data.shape)][1:]
+        return np.zeros(shape, np.float32), np.ones(shape, np.float32)
+    shift = data.mean(axis=axes, keepdims=True)[0]
+    scale = data.std(axis=axes, keepdims=True)[0]
+    return shift, np.where(scale > 1e-6, scale, 1.0)
+
+
+def build_network(specs, inputs, n_outputs, params):
+    """A CrossModalNet for these modalities, standardised on the training rows.
+
+    Each encoder's input statistics come from the rows where its modality is
+    present. ``params`` is the estimator's ``get_params()``.
+    """
+    present = inputs.get(PRESENT_KEY)
+    encoders = {}
+    for j, spec in enumerate(specs):
+        data = inputs[spec.name]
+        if present is not None:
+            data = data[present[:, j] > 0]
+        if spec.kind == "image":
+            shift, scale = _statistics(data, axes=(0, 2, 3))
+            encoders[spec.name] = CNNEncoder(
+                spec.shape[0],
+                params["latent_dim"],
+                tuple(params["cnn_channels"]),
+                params["dropout"],
+                shift=shift,
+                scale=scale,
+            )
+        else:
+            shift, scale = _statistics(data, axes=(0,))
+            encoders[spec.name] = MLPEncoder(
+                spec.shape[0],
+                params["latent_dim"],
+                tuple(params["hidden_dims"]),
+                params["dropout"],
+                shift=shift,
+                scale=scale,
+            )
+    fusion = FUSIONS[params["fusion"]](len(encoders), params["latent_dim"])
+    head = mlp(fusion.output_dim, params["head_dims"], n_outputs, params["dropout"])
+    return CrossModalNet(encoders, fusion, head)
+
+
+def make_net(module, criterion, params, *, seed, stratify):
+    """The skorch net that trains ``module`` as the estimator's params say."""
+    optimizer = params["optimizer"]
+    if isinstance(optimizer, str):
+        optimizer = OPTIMIZERS[optimizer]
+    callbacks, train_split = [], None
+    if params["early_stopping"]:
+        train_split = ValidSplit(
+            params["validation_fraction"], stratified=stratify, random_state=seed
+        )
+        stopper = EarlyStopping(
+            monitor="valid_loss",
+            patience=params["n_iter_no_change"],
+            threshold=params["tol"],
+            threshold_mode="rel",
+            load_best=True,
+            sink=print if params["verbose"] else (lambda *a, **k: None),
+        )
+        callbacks.append(("early_stopping", stopper))
+    return WeightedNet(
+        module=module,
+        criterion=criterion,
+        criterion__reduction="none",
+        optimizer=optimizer,
+        optimizer__weight_decay=params["weight_decay"],
+        lr=params["lr"],
+        max_epochs=params["max_epochs"],
+        batch_size=params["batch_size"],
+        iterator_train__shuffle=True,
+        iterator_valid__batch_size=max(params["batch_size"], PREDICT_BATCH),
+        train_split=train_split,
+        callbacks=callbacks,
+        predict_nonlinearity=None,
+        device=resolve_device(params["device"]),
+        verbose=params["verbose"],
+    )
+
+
+def row_weights(sample_weight, n, extra=None):
+    """Combine sample_weight and class weights per row, rescaled to mean 1.
+
+    Returns None when neither is given (an unweighted loss).
+    """
+    if sample_weight is None and extra is None:
+        return None
+    w = np.ones(n) if extra is None else np.asarray(extra, dtype=np.float64)
+    if sample_weight is not None:
+        sw = np.asarray(sample_weight, dtype=np.float64)
+        if sw.ndim == 0:
+            sw = np.full(n, float(sw))
+        if sw.shape != (n,):
+            raise ValueError(
+                f"sample_weight has shape {sw.shape}; expected ({n},), one "
+                "weight per row of X."
+            )
+        if not np.isfinite(sw).all() or (sw < 0).any():
+            raise ValueError("sample_weight must be finite and non-negative.")
+        w = w * sw
+    if w.sum() <= 0:
+        raise ValueError("sample_weight sums to zero; at least one row needs weight.")
+    return w * (n / w.sum())
