@@ -312,8 +312,10 @@ class CrossModalClassifier(ClassifierMixin, _BaseCrossModal):
         falls back to the CPU with a warning.
     random_state : int, RandomState instance or None, default=None
         Seeds weight initialisation, shuffling, dropout and the validation
-        split. The same seed and data give identical predictions on CPU.
-        Torch's global random state is left untouched.
+        split. The same seed and data give identical predictions on CPU
+        with the same number of torch threads (a different thread count
+        changes the order of float reductions: results then agree to about
+        1e-3). Torch's global random state is left untouched.
     verbose : int, default=0
         Print modalities and a per-epoch table of losses when > 0.
 
