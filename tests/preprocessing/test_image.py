@@ -13,12 +13,6 @@ from sklearn.base import clone
 from sklearn.compose import ColumnTransformer
 from sklearn.exceptions import NotFittedError
 from sklearn.utils._param_validation import InvalidParameterError
-from sklearn.utils.estimator_checks import (
-    check_get_params_invariance,
-    check_no_attributes_set_in_init,
-    check_parameters_default_constructible,
-    check_set_params,
-)
 
 from skfusion.exceptions import ImageReadError, SkfusionDataWarning
 from skfusion.preprocessing import ImageLoader
@@ -251,16 +245,3 @@ def test_not_fitted_errors():
 def test_clone_keeps_parameters():
     loader = ImageLoader(size=(32, 48), color="rgb", on_error="missing")
     assert clone(loader).get_params() == loader.get_params()
-
-
-@pytest.mark.parametrize(
-    "check",
-    [
-        check_no_attributes_set_in_init,
-        check_parameters_default_constructible,
-        check_get_params_invariance,
-        check_set_params,
-    ],
-)
-def test_sklearn_api_checks(check):
-    check("ImageLoader", ImageLoader())
