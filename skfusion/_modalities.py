@@ -279,6 +279,19 @@ def _label(pos, feature_names):
     return repr(str(feature_names[pos])) if feature_names is not None else str(pos)
 
 
+def _presence(flag, modality):
+    """1 - availability flag, after checking it holds only 0 and 1."""
+    flag = np.asarray(flag, dtype=np.float32)
+    bad = ~np.isin(flag, (0.0, 1.0))
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise ModalityError(
+            f"The availability column of modality {modality!r} must hold 0 "
+            f"(present) or 1 (missing); row {row} holds {flag[row].item()!r}."
+        )
+    return 1.0 - flag
+
+
 def split_table(X, specs):
     """Cut a validated 2-D float32 array into the network's input dict.
 
@@ -298,16 +311,7 @@ def split_table(X, specs):
         present = np.ones((X.shape[0], len(specs)), dtype=np.float32)
         for j, spec in enumerate(specs):
             if spec.has_missing:
-                flag = X[:, spec.missing_column]
-                bad = ~np.isin(flag, (0.0, 1.0))
-                if bad.any():
-                    row = int(np.flatnonzero(bad)[0])
-                    raise ModalityError(
-                        f"The availability column of modality {spec.name!r} must "
-                        f"hold 0 (present) or 1 (missing); row {row} holds "
-                        f"{flag[row].item()!r}."
-                    )
-                present[:, j] = 1.0 - flag
+                present[:, j] = _presence(X[:, spec.missing_column], spec.name)
         inputs[PRESENT_KEY] = present
     return inputs
 
@@ -378,8 +382,7 @@ def split_dict(X, specs=None):
                         f"X lacks {spec.name + '__' + MISSING_NAME!r}, which it "
                         "had in fit."
                     )
-                flag = np.asarray(flag).reshape(n)
-                present[:, j] = 1.0 - flag.astype(np.float32)
+                present[:, j] = _presence(np.asarray(flag).reshape(n), spec.name)
         inputs[PRESENT_KEY] = present
     return inputs, specs
 

@@ -115,7 +115,9 @@ def build_network(specs, inputs, n_outputs, params):
 
 def make_net(module, criterion, params, *, seed, stratify):
     """The skorch net that trains ``module`` as the estimator's params say."""
-    optimizer = params["optimizer"]
+    optimizer, extra = params["optimizer"], {}
+    if optimizer == "sgd":
+        extra["optimizer__momentum"] = 0.9  # as sklearn's MLP "sgd" solver
     if isinstance(optimizer, str):
         optimizer = OPTIMIZERS[optimizer]
     callbacks, train_split = [], None
@@ -148,6 +150,7 @@ def make_net(module, criterion, params, *, seed, stratify):
         predict_nonlinearity=None,
         device=resolve_device(params["device"]),
         verbose=params["verbose"],
+        **extra,
     )
 
 

@@ -169,6 +169,9 @@ class _BaseCrossModal(BaseEstimator):
         scikit-learn's "requires y" error.
         """
         no_y = isinstance(y, str) and y == "no_validation"
+        if reset:  # fit forgets every earlier fit
+            for attr in [a for a in vars(self) if a.endswith("_")]:
+                delattr(self, attr)
         if isinstance(X, Mapping) and not sp.issparse(X):
             specs = None if reset else list(self.modalities_.values())
             inputs, specs = split_dict(X, specs)
@@ -179,8 +182,6 @@ class _BaseCrossModal(BaseEstimator):
                         "names its modalities."
                     )
                 self._set_specs(specs)
-                for attr in ("n_features_in_", "feature_names_in_"):
-                    self.__dict__.pop(attr, None)
             if not no_y:
                 if y is None:
                     raise ValueError(
@@ -228,7 +229,7 @@ class _BaseCrossModal(BaseEstimator):
             check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
         )
         params = self.get_params()
-        device = resolve_device(self.device)
+        params["device"] = device = resolve_device(self.device)
         cuda = [torch.device(device).index or 0] if device.startswith("cuda") else []
         with torch.random.fork_rng(devices=cuda):
             torch.manual_seed(seed)
@@ -290,6 +291,8 @@ class CrossModalClassifier(ClassifierMixin, _BaseCrossModal):
         absent in a row (its ``missing`` column is 1) is replaced by a learned
         absent-embedding.
     optimizer : {"adamw", "adam", "sgd"} or torch optimizer class, default="adamw"
+        "sgd" is SGD with momentum 0.9 (as scikit-learn's MLP). A class is
+        called as ``optimizer(params, lr=lr, weight_decay=weight_decay)``.
     lr : float, default=1e-3
         Learning rate.
     weight_decay : float, default=1e-4

@@ -419,3 +419,45 @@ def test_fusion_uses_both_modalities(two_modality_frame):
     auc_fused = roc_auc_score(yte, fused.predict_proba(Xte)[:, 1])
     auc_lab = roc_auc_score(yte, lab.predict_proba(Xte[lab_cols])[:, 1])
     assert auc_fused > auc_lab + 0.05, (auc_fused, auc_lab)
+
+
+def test_refit_without_early_stopping_drops_stale_curves(two_modality_frame):
+    X, y = two_modality_frame
+    clf = CrossModalClassifier(**{**FAST, "early_stopping": True}).fit(X, y)
+    assert hasattr(clf, "validation_loss_curve_")
+    clf.set_params(early_stopping=False).fit(X, y)
+    assert not hasattr(clf, "validation_loss_curve_")
+    clf.fit({"lab": X[["lab__a", "lab__b"]].to_numpy()}, y)
+    assert not hasattr(clf, "n_features_in_")
+    assert not hasattr(clf, "feature_names_in_")
+
+
+def test_dict_availability_flags_must_be_binary():
+    rng = np.random.default_rng(0)
+    X = {"tab": rng.normal(size=(8, 2)), "tab__missing": np.array([0, 1, 2] + [0] * 5)}
+    with pytest.raises(ModalityError, match=r"'tab' must hold 0 .* row 2 holds 2\.0"):
+        CrossModalClassifier(**FAST).fit(X, np.arange(8) % 2)
+
+
+def test_verbose_prints_modalities_and_epoch_table(two_modality_frame, capsys):
+    X, y = two_modality_frame
+    CrossModalClassifier(**{**FAST, "max_epochs": 2, "verbose": 1}).fit(X, y)
+    out = capsys.readouterr().out
+    assert "modalities: lab (vector 3), scan (image 1x6x6)" in out
+    assert "train_loss" in out and out.count("\n") >= 4
+    CrossModalClassifier(**{**FAST, "max_epochs": 2}).fit(X, y)
+    assert capsys.readouterr().out == ""
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam", torch.optim.RMSprop])
+def test_optimizer_by_name_or_class(two_modality_frame, optimizer):
+    X, y = two_modality_frame
+    clf = CrossModalClassifier(**{**FAST, "optimizer": optimizer}).fit(X, y)
+    expected = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam}.get(
+        optimizer, optimizer
+    )
+    assert type(clf.net_.optimizer_) is expected
+    assert clf.net_.optimizer_.defaults["weight_decay"] == FAST.get(
+        "weight_decay", 1e-4
+    )
+    assert clf.score(X, y) > 0.75
