@@ -16,9 +16,11 @@ from skorch import NeuralNet
 from skorch.callbacks import EarlyStopping
 from skorch.dataset import ValidSplit
 from skorch.utils import to_tensor
+from torch import nn
 
 from .nn.encoders import CNNEncoder, MLPEncoder, mlp
-from .nn.fusion import ConcatFusion
+from .nn.fusion import FUSIONS, AttentionFusion, GatedFusion, LateFusion, LowRankFusion
+from .nn.losses import alignment_loss
 from .nn.network import PRESENT_KEY, SAMPLE_WEIGHT_KEY, CrossModalNet
 
 __all__ = ["FUSIONS", "OPTIMIZERS", "build_network", "make_net", "row_weights"]
@@ -28,27 +30,48 @@ OPTIMIZERS = {
     "adamw": torch.optim.AdamW,
     "sgd": torch.optim.SGD,
 }
-FUSIONS = {"concat": ConcatFusion}
 #: Prediction (and validation) batches hold at least this many rows.
 PREDICT_BATCH = 1024
 
 
 class WeightedNet(NeuralNet):
-    """skorch net whose loss is the mean of per-row loss x row weight.
+    """skorch net: weighted task loss plus an optional alignment loss.
 
     The criterion is built with ``reduction="none"``; the row weights travel
     with the batch under ``SAMPLE_WEIGHT_KEY`` (skorch's documented way to
-    use sample weights) and were rescaled to mean 1 over the training rows.
+    use sample weights) and were rescaled to mean 1 over the training rows,
+    so the task loss is the mean of per-row loss x row weight. In training,
+    a module built with ``return_embeddings=True`` also returns the modality
+    embeddings, and ``alignment_weight * alignment_loss(...)`` is added
+    (unweighted by rows). Validation losses are task losses only.
+
+    Parameters
+    ----------
+    alignment : {"contrastive", "mse"} or None
+    alignment_weight : float
+    **kwargs
+        skorch ``NeuralNet`` arguments.
     """
 
+    def __init__(self, *args, alignment=None, alignment_weight=0.0, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.alignment = alignment
+        self.alignment_weight = alignment_weight
+
     def get_loss(self, y_pred, y_true, X=None, training=False):
+        extra = 0.0
+        if isinstance(y_pred, tuple):
+            y_pred, embeddings, present = y_pred
+            if self.alignment is not None:
+                aligned = alignment_loss(embeddings, present, kind=self.alignment)
+                extra = self.alignment_weight * aligned
         y_true = to_tensor(y_true, device=self.device)
         loss = self.criterion_(y_pred, y_true)
         if loss.ndim > 1:
             loss = loss.flatten(start_dim=1).mean(dim=1)
         if isinstance(X, Mapping) and SAMPLE_WEIGHT_KEY in X:
             loss = loss * to_tensor(X[SAMPLE_WEIGHT_KEY], device=self.device)
-        return loss.mean()
+        return loss.mean() + extra
 
 
 def resolve_device(device):
@@ -108,9 +131,36 @@ def build_network(specs, inputs, n_outputs, params):
                 shift=shift,
                 scale=scale,
             )
-    fusion = FUSIONS[params["fusion"]](len(encoders), params["latent_dim"])
-    head = mlp(fusion.output_dim, params["head_dims"], n_outputs, params["dropout"])
-    return CrossModalNet(encoders, fusion, head)
+    fusion, head = _fusion_and_head(len(encoders), n_outputs, params)
+    return CrossModalNet(
+        encoders,
+        fusion,
+        head,
+        modality_dropout=params["modality_dropout"],
+        return_embeddings=params["alignment"] is not None,
+    )
+
+
+def _fusion_and_head(n_modalities, n_outputs, params):
+    dim, dropout, head_dims = (
+        params["latent_dim"],
+        params["dropout"],
+        params["head_dims"],
+    )
+    kind = params["fusion"]
+    if kind == "late":
+        fusion = LateFusion(n_modalities, dim, n_outputs, head_dims, dropout)
+        return fusion, nn.Identity()
+    if kind == "attention":
+        heads = next(h for h in (4, 2, 1) if dim % h == 0)
+        fusion = AttentionFusion(n_modalities, dim, n_heads=heads, dropout=dropout)
+    elif kind == "low_rank":
+        fusion = LowRankFusion(n_modalities, dim, rank=params["fusion_rank"])
+    elif kind == "gated":
+        fusion = GatedFusion(n_modalities, dim)
+    else:
+        fusion = FUSIONS[kind](n_modalities, dim)
+    return fusion, mlp(fusion.output_dim, head_dims, n_outputs, dropout)
 
 
 def make_net(module, criterion, params, *, seed, stratify):
@@ -150,6 +200,8 @@ def make_net(module, criterion, params, *, seed, stratify):
         predict_nonlinearity=None,
         device=resolve_device(params["device"]),
         verbose=params["verbose"],
+        alignment=params["alignment"],
+        alignment_weight=params["alignment_weight"],
         **extra,
     )
 

@@ -22,9 +22,10 @@ from sklearn.base import (
     RegressorMixin,
     _fit_context,
 )
-from sklearn.utils import check_random_state
+from sklearn.utils import TransformerTags, check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.class_weight import compute_class_weight
+from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import (
     check_array,
@@ -38,12 +39,14 @@ from ._modalities import describe, resolve_modalities, split_dict, split_table
 from ._training import (
     FUSIONS,
     OPTIMIZERS,
+    PREDICT_BATCH,
     build_network,
     make_net,
     resolve_device,
     row_weights,
 )
 from .exceptions import ModalityError
+from .nn.losses import ALIGNMENTS
 from .nn.network import SAMPLE_WEIGHT_KEY
 
 __all__ = ["CrossModalClassifier", "CrossModalRegressor"]
@@ -99,6 +102,10 @@ class _BaseCrossModal(BaseEstimator):
         "cnn_channels": [tuple, list],
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "fusion": [StrOptions(set(FUSIONS))],
+        "fusion_rank": [Interval(Integral, 1, None, closed="left")],
+        "alignment": [StrOptions(set(ALIGNMENTS)), None],
+        "alignment_weight": [Interval(Real, 0, None, closed="left")],
+        "modality_dropout": [Interval(Real, 0, 1, closed="left")],
         "optimizer": [StrOptions(set(OPTIMIZERS)), callable],
         "lr": [Interval(Real, 0, None, closed="neither")],
         "weight_decay": [Interval(Real, 0, None, closed="left")],
@@ -123,6 +130,10 @@ class _BaseCrossModal(BaseEstimator):
         cnn_channels=(16, 32),
         dropout=0.3,
         fusion="concat",
+        fusion_rank=4,
+        alignment=None,
+        alignment_weight=0.1,
+        modality_dropout=0.0,
         optimizer="adamw",
         lr=1e-3,
         weight_decay=1e-4,
@@ -143,6 +154,10 @@ class _BaseCrossModal(BaseEstimator):
         self.cnn_channels = cnn_channels
         self.dropout = dropout
         self.fusion = fusion
+        self.fusion_rank = fusion_rank
+        self.alignment = alignment
+        self.alignment_weight = alignment_weight
+        self.modality_dropout = modality_dropout
         self.optimizer = optimizer
         self.lr = lr
         self.weight_decay = weight_decay
@@ -159,6 +174,8 @@ class _BaseCrossModal(BaseEstimator):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.dict = True
+        # transform returns float32 whatever the input dtype
+        tags.transformer_tags = TransformerTags(preserves_dtype=[])
         return tags
 
     # ----------------------------------------------------------------- input
@@ -255,6 +272,122 @@ class _BaseCrossModal(BaseEstimator):
             out = self.net_.forward(inputs, training=False, device="cpu")
         return out.numpy().astype(np.float64)
 
+    def _run_module(self, X, method):
+        """Call ``module_.<method>(**batch)`` over X in eval mode, batched."""
+        check_is_fitted(self)
+        inputs, _ = self._validate_X(X, reset=False)
+        module = self.net_.module_
+        n = len(next(iter(inputs.values())))
+        outputs = []
+        module.eval()
+        with torch.no_grad():
+            for start in range(0, n, PREDICT_BATCH):
+                batch = {
+                    key: torch.as_tensor(value[start : start + PREDICT_BATCH]).to(
+                        self.net_.device
+                    )
+                    for key, value in inputs.items()
+                }
+                out = getattr(module, method)(**batch)
+                outputs.append(
+                    [o.cpu() for o in out] if isinstance(out, list) else out.cpu()
+                )
+        if isinstance(outputs[0], list):
+            return [torch.cat(parts).numpy() for parts in zip(*outputs, strict=True)]
+        return torch.cat(outputs).numpy()
+
+    def transform(self, X):
+        """The fused representation Z that the prediction head sees.
+
+        Concat: the concatenated modality embeddings (``n_modalities *
+        latent_dim`` columns, absent modalities replaced by their learned
+        absent-embedding); late: the same concatenation (what the
+        per-modality heads see); gated, attention, low_rank: ``latent_dim``
+        columns. Lets a fitted estimator serve as a feature extractor in a
+        Pipeline.
+
+        Parameters
+        ----------
+        X : DataFrame, array-like or dict
+            Input with the modalities seen in fit.
+
+        Returns
+        -------
+        Z : ndarray of shape (n_samples, n_features_out), float32
+        """
+        return self._run_module(X, "embed")
+
+    def fit_transform(self, X, y, sample_weight=None):
+        """Fit, then return :meth:`transform` of X (the fused representation).
+
+        Parameters
+        ----------
+        X : DataFrame, array-like or dict
+        y : array-like
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        Z : ndarray of shape (n_samples, n_features_out), float32
+        """
+        return self.fit(X, y, sample_weight=sample_weight).transform(X)
+
+    def get_feature_names_out(self, input_features=None):
+        """Names of the columns of :meth:`transform`: ``"<class>0"``, ...
+
+        Parameters
+        ----------
+        input_features : ignored
+            Present for API consistency.
+
+        Returns
+        -------
+        feature_names_out : ndarray of str objects
+        """
+        check_is_fitted(self)
+        prefix = type(self).__name__.lower()
+        width = self.net_.module_.fusion.represent_dim
+        return np.asarray([f"{prefix}{i}" for i in range(width)], dtype=object)
+
+    def modality_embeddings(self, X):
+        """Each modality's embedding in the shared space Z (before fusion).
+
+        Parameters
+        ----------
+        X : DataFrame, array-like or dict
+
+        Returns
+        -------
+        embeddings : dict of str to ndarray of shape (n_samples, latent_dim)
+            Keyed by modality name, in the order of ``modalities_``. Rows
+            where a modality is absent hold the encoder's output for the
+            neutral input (the fusion ignores them).
+        """
+        parts = self._run_module(X, "modality_embeddings")
+        return dict(zip(self.modalities_, parts, strict=True))
+
+    @available_if(lambda self: self.fusion in ("late", "gated", "attention"))
+    def modality_weights(self, X):
+        """Per-row weight of each modality in the fused prediction.
+
+        Gated fusion: the gates; attention fusion: the summary token's
+        attention over the modality tokens (last block, averaged over heads);
+        late fusion: the learned combination weights. Each row sums to 1
+        over its present modalities (absent ones get 0; a row with no
+        modality present gets all zeros). Available for ``fusion`` in
+        {"late", "gated", "attention"}.
+
+        Parameters
+        ----------
+        X : DataFrame, array-like or dict
+
+        Returns
+        -------
+        weights : ndarray of shape (n_samples, n_modalities)
+            Columns in the order of ``modalities_``.
+        """
+        return self._run_module(X, "modality_weights").astype(np.float64)
+
 
 class CrossModalClassifier(ClassifierMixin, _BaseCrossModal):
     """Classifier that fuses several modalities with a PyTorch network.
@@ -286,10 +419,31 @@ class CrossModalClassifier(ClassifierMixin, _BaseCrossModal):
         Channels of each stage of the image (CNN) encoders.
     dropout : float, default=0.3
         Dropout after each hidden layer of the encoders and the head.
-    fusion : {"concat"}, default="concat"
-        How embeddings are combined. "concat" concatenates them; a modality
-        absent in a row (its ``missing`` column is 1) is replaced by a learned
-        absent-embedding.
+    fusion : {"concat", "late", "gated", "attention", "low_rank"}, default="concat"
+        How the modality embeddings are combined (see
+        :mod:`skfusion.nn.fusion`): "concat" concatenates them; "late" gives
+        each modality its own head and combines the predictions with learned
+        weights; "gated" is a gated multimodal unit (per-row learned gates);
+        "attention" a small transformer over one token per modality plus a
+        summary token; "low_rank" low-rank multimodal tensor fusion with rank
+        ``fusion_rank``. A modality absent in a row (its ``missing`` column
+        is 1) is masked by every fusion, never fed as zeros; a row with no
+        modality present gets one learned prediction shared by all such
+        rows.
+    fusion_rank : int, default=4
+        Rank of the "low_rank" fusion.
+    alignment : {"contrastive", "mse"} or None, default=None
+        An extra training loss that pulls a patient's modality embeddings
+        together in the shared space Z (f_i(x_i) ~ f_j(x_j)), over every pair
+        of modalities present in a row: "contrastive" is a symmetric InfoNCE
+        across the batch, "mse" the squared distance of the L2-normalised
+        embeddings. See :func:`skfusion.nn.losses.alignment_loss`.
+    alignment_weight : float, default=0.1
+        Weight of the alignment loss added to the task loss.
+    modality_dropout : float, default=0.0
+        During training, mark each present modality absent in a row with this
+        probability (never all of a row's modalities), so that predictions
+        degrade gracefully when a modality is missing at predict time.
     optimizer : {"adamw", "adam", "sgd"} or torch optimizer class, default="adamw"
         "sgd" is SGD with momentum 0.9 (as scikit-learn's MLP). A class is
         called as ``optimizer(params, lr=lr, weight_decay=weight_decay)``.
@@ -384,6 +538,10 @@ class CrossModalClassifier(ClassifierMixin, _BaseCrossModal):
         cnn_channels=(16, 32),
         dropout=0.3,
         fusion="concat",
+        fusion_rank=4,
+        alignment=None,
+        alignment_weight=0.1,
+        modality_dropout=0.0,
         optimizer="adamw",
         lr=1e-3,
         weight_decay=1e-4,
@@ -406,6 +564,10 @@ class CrossModalClassifier(ClassifierMixin, _BaseCrossModal):
             cnn_channels=cnn_channels,
             dropout=dropout,
             fusion=fusion,
+            fusion_rank=fusion_rank,
+            alignment=alignment,
+            alignment_weight=alignment_weight,
+            modality_dropout=modality_dropout,
             optimizer=optimizer,
             lr=lr,
             weight_decay=weight_decay,
@@ -525,7 +687,8 @@ class CrossModalRegressor(RegressorMixin, _BaseCrossModal):
     Parameters
     ----------
     modalities, latent_dim, hidden_dims, head_dims, cnn_channels, dropout, \
-fusion, optimizer, lr, weight_decay, batch_size, max_epochs, early_stopping, \
+fusion, fusion_rank, alignment, alignment_weight, modality_dropout, \
+optimizer, lr, weight_decay, batch_size, max_epochs, early_stopping, \
 validation_fraction, n_iter_no_change, tol, device, random_state, verbose
         As in :class:`CrossModalClassifier`.
 

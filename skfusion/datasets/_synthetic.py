@@ -10,7 +10,7 @@ from PIL import Image
 from scipy.ndimage import gaussian_filter
 from scipy.special import expit
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, validate_params
+from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 
 __all__ = ["make_clinical_multimodal"]
 
@@ -105,7 +105,7 @@ def _seeds(random_state, n):
     return [np.random.default_rng(s) for s in rs.randint(2**31 - 1, size=n)]
 
 
-def _check_weights(modality_weights):
+def _check_weights(modality_weights, signal):
     try:
         weights = np.asarray(modality_weights, dtype=float)
     except (TypeError, ValueError):
@@ -119,6 +119,13 @@ def _check_weights(modality_weights):
             "The 'modality_weights' parameter of make_clinical_multimodal must "
             "be 3 finite non-negative numbers, not all zero (tabular, text, "
             f"image). Got {modality_weights!r} instead."
+        )
+    if signal == "interaction" and not np.array_equal(weights, np.ones(3)):
+        raise ValueError(
+            "The 'modality_weights' parameter of make_clinical_multimodal must "
+            "be left at its default (1.0, 1.0, 1.0) when signal='interaction': "
+            "that label depends on s_tab * s_img only and has no weights. Got "
+            f"{modality_weights!r} instead."
         )
     return weights
 
@@ -198,6 +205,7 @@ def _images(s_img, size, rng):
         "n_informative_tabular": [Interval(Integral, 0, len(_NUMERIC), closed="both")],
         "noise": [Interval(Real, 0, None, closed="left")],
         "modality_weights": ["array-like"],
+        "signal": [StrOptions({"additive", "interaction"})],
         "missing_tabular": [Interval(Real, 0, 1, closed="left")],
         "missing_note": [Interval(Real, 0, 1, closed="left")],
         "missing_image": [Interval(Real, 0, 1, closed="left")],
@@ -214,6 +222,7 @@ def make_clinical_multimodal(
     n_informative_tabular=5,
     noise=0.5,
     modality_weights=(1.0, 1.0, 1.0),
+    signal="additive",
     missing_tabular=0.05,
     missing_note=0.0,
     missing_image=0.0,
@@ -223,13 +232,28 @@ def make_clinical_multimodal(
     """Generate a clinical table whose label is spread over three modalities.
 
     Each patient has three independent latent risk scores ``s_tab``,
-    ``s_text`` and ``s_img``, each standard normal. The binary label is::
+    ``s_text`` and ``s_img``, each standard normal, and ``eps ~ N(0, 1)``.
+    With ``signal="additive"`` (the default) the binary label is::
 
         y = 1[w_tab * s_tab + w_text * s_text + w_img * s_img + noise * eps > 0]
 
-    with ``(w_tab, w_text, w_img) = modality_weights`` and ``eps ~ N(0, 1)``.
-    Every modality expresses only its own latent, so no single modality can
-    recover the label well, while a model that fuses all three can:
+    with ``(w_tab, w_text, w_img) = modality_weights``. With
+    ``signal="interaction"`` it is::
+
+        y = 1[s_tab * s_img + noise * eps > 0]
+
+    Every modality expresses only its own latent (below), so in the additive
+    regime no single modality can recover the label well, while a model that
+    fuses all three can. In the interaction regime the label needs the
+    tabular and image modalities *jointly*: given ``s_tab`` alone (or
+    ``s_img`` alone) the product is symmetric around 0, so ``P(y = 1)`` is
+    exactly 1/2 and each modality alone carries no information about ``y``,
+    not even through a nonlinear model; the note is pure noise. A model
+    that only adds up one score per modality (a linear model on all the
+    columns, a weighted average of single-modality predictions) is no better
+    than chance there; one in which the modalities interact (a nonlinear
+    head over both, a multiplicative fusion) can learn the label. The
+    modalities are generated the same way in both regimes:
 
     - **tabular**: the first ``n_informative_tabular`` numeric columns (in the
       order listed under Returns) are ``centre + spread * z`` (``age``,
@@ -276,7 +300,22 @@ def make_clinical_multimodal(
         Standard deviation of the label noise ``eps``.
     modality_weights : array-like of shape (3,), default=(1.0, 1.0, 1.0)
         Non-negative weights of ``s_tab``, ``s_text`` and ``s_img`` in the
-        label. A weight of 0 makes that modality pure noise.
+        label. A weight of 0 makes that modality pure noise. Used only with
+        ``signal="additive"``; with ``signal="interaction"`` it must be left
+        at its default (any other value raises ``ValueError``).
+    signal : {"additive", "interaction"}, default="additive"
+        How the label combines the latents (formulas above).
+
+        - ``"additive"``: ``y`` thresholds the weighted sum of the three
+          latents; each modality alone is informative.
+        - ``"interaction"``: ``y`` thresholds ``s_tab * s_img``; the
+          tabular and image columns are informative only jointly and the
+          note is pure noise.
+
+        Both regimes draw the same random numbers, so for the same
+        ``random_state`` (and other parameters) ``X`` and the latents are
+        identical, PNG files included; only ``y`` differs. The label stays
+        balanced on average.
     missing_tabular : float in [0, 1), default=0.05
         Probability that each numeric cell is NaN, independently (MCAR).
     missing_note : float in [0, 1), default=0.0
@@ -321,12 +360,13 @@ def make_clinical_multimodal(
     >>> sorted(set(y.tolist()))
     [0, 1]
     """
-    weights = _check_weights(modality_weights)
+    weights = _check_weights(modality_weights, signal)
     latent_rng, tab_rng, text_rng, img_rng, miss_rng = _seeds(random_state, 5)
     latent = latent_rng.standard_normal((n_samples, 3))
     eps = latent_rng.standard_normal(n_samples)
-    y = (latent @ weights + noise * eps > 0).astype(int)
     s_tab, s_text, s_img = latent.T
+    score = latent @ weights if signal == "additive" else s_tab * s_img
+    y = (score + noise * eps > 0).astype(int)
 
     X = pd.DataFrame(_tabular(s_tab, n_informative_tabular, tab_rng))
     numeric = list(_NUMERIC_COLUMNS)
