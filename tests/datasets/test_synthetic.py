@@ -247,6 +247,109 @@ def test_zero_modality_weight_removes_its_signal(tmp_path):
     assert np.corrcoef(latent["tabular"], y)[0, 1] > 0.4
 
 
+def _assert_same_data(first, second):
+    """Same frame (paths aside), same PNG bytes; returns nothing."""
+    X1, X2 = first[0], second[0]
+    pd.testing.assert_frame_equal(
+        X1.drop(columns="xray_path"), X2.drop(columns="xray_path")
+    )
+    assert (X1["xray_path"].isna() == X2["xray_path"].isna()).all()
+    for p1, p2 in zip(X1["xray_path"].dropna(), X2["xray_path"].dropna(), strict=True):
+        assert Path(p1).read_bytes() == Path(p2).read_bytes()
+
+
+def test_default_signal_is_additive_and_unchanged(tmp_path):
+    params = dict(n_samples=40, missing_note=0.2, missing_image=0.2)
+    default = _make(tmp_path, name="default", **params)
+    additive = _make(tmp_path, name="additive", signal="additive", **params)
+    _assert_same_data(default, additive)
+    np.testing.assert_array_equal(default[1], additive[1])
+    # values pinned from the generator before `signal` existed (seed 0)
+    X, y = _make(tmp_path, name="pinned", n_samples=40)
+    assert "".join(map(str, y)) == "1110011110011110010110011101000110110001"
+    assert X.loc[0, NUMERIC].tolist() == [
+        56.0, 147.0, 1.19, 4.2, 12.1, 55.0, 29.9, 130.0, 138.0, 4.0
+    ]  # fmt: skip
+    assert X.loc[0, CATEGORICAL].tolist() == ["female", "never"]
+    assert X.loc[0, "note"].startswith(
+        "Referred by the primary care physician for review. On examination, "
+        "oxygen saturation normal on room air."
+    )
+
+
+@pytest.fixture(scope="module")
+def interaction(tmp_path_factory):
+    X, y, latent = make_clinical_multimodal(
+        2000,
+        image_dir=tmp_path_factory.mktemp("interaction"),
+        signal="interaction",
+        random_state=0,
+        return_latent=True,
+    )
+    return X, y, latent
+
+
+def test_interaction_changes_only_the_label(tmp_path):
+    params = dict(n_samples=60, missing_image=0.1, return_latent=True)
+    add = _make(tmp_path, name="add", **params)
+    inter = _make(tmp_path, name="inter", signal="interaction", **params)
+    _assert_same_data(add, inter)
+    pd.testing.assert_frame_equal(add[2], inter[2])
+    assert not np.array_equal(add[1], inter[1])
+
+
+def test_interaction_label_needs_tabular_and_image_jointly(interaction):
+    _, y, latent = interaction
+    assert 0.45 < y.mean() < 0.55
+    product = latent["tabular"] * latent["image"]
+    assert (y == (product > 0)).mean() > 0.74
+    assert np.corrcoef(product, y)[0, 1] > 0.5
+    for col in ("tabular", "text", "image"):
+        assert abs(np.corrcoef(latent[col], y)[0, 1]) < 0.1, col
+
+
+def test_interaction_without_noise_is_the_sign_of_the_product(tmp_path):
+    _, y, latent = _make(
+        tmp_path, n_samples=200, signal="interaction", noise=0, return_latent=True
+    )
+    np.testing.assert_array_equal(y, latent["tabular"] * latent["image"] > 0)
+
+
+def test_interaction_tabular_alone_is_uninformative(interaction):
+    X, y, latent = interaction
+    tabular = make_pipeline(
+        make_column_transformer(
+            (make_pipeline(SimpleImputer(), StandardScaler()), NUMERIC),
+            (OneHotEncoder(), CATEGORICAL),
+        ),
+        LogisticRegression(max_iter=1000),
+    )
+    cv = StratifiedKFold(5, shuffle=True, random_state=0)
+    # out of fold: a linear score of the table, which recovers s_tab ...
+    s_tab = cross_val_predict(
+        tabular, X, latent["tabular"] > 0, cv=cv, method="decision_function"
+    )
+    assert np.corrcoef(s_tab, latent["tabular"])[0, 1] > 0.6
+    # ... but predicts y no better than chance, unless combined with s_img
+    score = cross_val_predict(tabular, X, y, cv=cv, method="decision_function")
+    assert roc_auc_score(y, score) < 0.58
+    assert roc_auc_score(y, s_tab * latent["image"]) > 0.7
+
+
+def test_interaction_requires_default_modality_weights(tmp_path):
+    for weights in ([1, 1, 1], np.ones(3)):
+        _make(tmp_path, n_samples=5, signal="interaction", modality_weights=weights)
+    with pytest.raises(ValueError, match=r"'modality_weights' parameter.*interaction"):
+        _make(
+            tmp_path,
+            name="out",
+            n_samples=5,
+            signal="interaction",
+            modality_weights=(1, 0, 1),
+        )
+    assert not (tmp_path / "out").exists()
+
+
 @pytest.mark.parametrize(
     ("param", "value"),
     [
@@ -262,6 +365,8 @@ def test_zero_modality_weight_removes_its_signal(tmp_path):
         ("missing_tabular", 1.0),
         ("missing_note", -0.1),
         ("missing_image", 1.5),
+        ("signal", "product"),
+        ("signal", None),
         ("return_latent", "yes"),
         ("random_state", "seed"),
     ],
