@@ -18,9 +18,10 @@ the contract every skfusion transformer honours in ``get_feature_names_out``:
 
 - ``pixel_<c>_<y>_<x>``: one pixel of an image of shape C x H x W; a group
   made only of such columns is an image, recovered in C order;
-- ``missing``: the availability column, 1 where the modality is absent in
-  that row, 0 where present. It is not fed to the encoder: the network
-  replaces an absent modality with a learned embedding;
+- ``missing`` (or ``<step>__missing``, as a FeatureUnion names the output
+  of skfusion's AvailabilityIndicator): the availability column, 1 where
+  the modality is absent in that row, 0 where present. It is not fed to
+  the encoder: each fusion masks the absent modality in that row;
 - anything else: a vector feature.
 """
 
@@ -102,17 +103,27 @@ def _image_order(local_names, modality):
     return (c, h, w), np.argsort(flat, kind="stable")
 
 
+def _is_availability(local_name):
+    """``missing``, or ``<step>__missing`` from a FeatureUnion/nested step."""
+    return local_name == MISSING_NAME or local_name.endswith("__" + MISSING_NAME)
+
+
 def _spec_from_columns(
     name, positions, local_names, kind=None, shape=None, missing=None
 ):
     """Build a spec from column positions and their (prefix-free) names."""
     positions = list(positions)
+    local_names = None if local_names is None else list(local_names)
     if local_names is not None and missing is None:
-        keep = [i for i, n in enumerate(local_names) if n == MISSING_NAME]
-        if keep:
-            missing = positions[keep[0]]
-            del positions[keep[0]]
-            local_names = [n for n in local_names if n != MISSING_NAME]
+        flags = [i for i, n in enumerate(local_names) if _is_availability(n)]
+        if len(flags) > 1:
+            raise ModalityError(
+                f"Modality {name!r} has {len(flags)} availability columns "
+                f"({[local_names[i] for i in flags]}); it can have one."
+            )
+        if flags:
+            missing = positions.pop(flags[0])
+            del local_names[flags[0]]
     elif missing is not None and missing in positions:
         positions.remove(missing)
     if not positions:

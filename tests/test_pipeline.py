@@ -60,8 +60,13 @@ def _model(tabular, modalities=("tab", "note", "xray"), estimator=None):
     return make_pipeline(preprocess, estimator or CrossModalClassifier(**PARAMS))
 
 
-def test_fusion_beats_every_single_modality(clinical):
-    X, y, tabular = clinical
+@pytest.mark.parametrize("missing_image", [0.0, 0.3])
+def test_fusion_beats_every_single_modality(missing_image, tmp_path):
+    """Also with 30% of the rows without an image, at fit and at predict."""
+    X, y = make_clinical_multimodal(
+        700, image_dir=tmp_path, missing_image=missing_image, random_state=0
+    )
+    tabular = [c for c in X.columns if c not in ("note", "xray_path")]
     train, test = np.arange(500), np.arange(500, 700)
     aucs = {}
     for mods in [("tab", "note", "xray"), ("tab",), ("note",), ("xray",)]:
@@ -70,7 +75,8 @@ def test_fusion_beats_every_single_modality(clinical):
     fused = aucs.pop(("tab", "note", "xray"))
     best_single = max(aucs.values())
     assert fused > best_single + 0.06, (fused, aucs)
-    assert min(aucs.values()) > 0.6, aucs  # every modality carries signal
+    # every modality carries signal (less for images absent in 30% of rows)
+    assert min(aucs.values()) > (0.6 if missing_image == 0 else 0.55), aucs
 
 
 def test_modalities_found_from_the_column_transformer(clinical):

@@ -1,6 +1,7 @@
-"""Modality transformers: text, images (and later tabular, audio)."""
+"""Modality transformers: text, images, and tabular availability."""
 
 from ._image import ImageLoader
+from ._tabular import AvailabilityIndicator
 from ._text import TextEmbedder
 
-__all__ = ["ImageLoader", "TextEmbedder"]
+__all__ = ["AvailabilityIndicator", "ImageLoader", "TextEmbedder"]
