@@ -1,0 +1,136 @@
+"""The fitted estimator as a feature extractor: Z, f_i(x_i), modality weights.
+
+A mixin for the estimators of :mod:`skfusion.estimators`; it relies on their
+``_validate_X``, ``net_`` and ``modalities_``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.validation import check_is_fitted
+
+from ._training import PREDICT_BATCH
+
+__all__ = ["RepresentationMixin"]
+
+
+class RepresentationMixin:
+    """transform / modality_embeddings / modality_weights of a fitted net."""
+
+    def _run_module(self, X, method):
+        """Call ``module_.<method>(**batch)`` over X in eval mode, batched."""
+        check_is_fitted(self)
+        inputs, _ = self._validate_X(X, reset=False)
+        module = self.net_.module_
+        n = len(next(iter(inputs.values())))
+        outputs = []
+        module.eval()
+        with torch.no_grad():
+            for start in range(0, n, PREDICT_BATCH):
+                batch = {
+                    key: torch.as_tensor(value[start : start + PREDICT_BATCH]).to(
+                        self.net_.device
+                    )
+                    for key, value in inputs.items()
+                }
+                out = getattr(module, method)(**batch)
+                outputs.append(
+                    [o.cpu() for o in out] if isinstance(out, list) else out.cpu()
+                )
+        if isinstance(outputs[0], list):
+            return [torch.cat(parts).numpy() for parts in zip(*outputs, strict=True)]
+        return torch.cat(outputs).numpy()
+
+    def transform(self, X):
+        """The fused representation Z that the prediction head sees.
+
+        Concat: the concatenated modality embeddings (``n_modalities *
+        latent_dim`` columns, absent modalities replaced by their learned
+        absent-embedding); late: the same concatenation (what the
+        per-modality heads see); gated, attention, low_rank: ``latent_dim``
+        columns. Lets a fitted estimator serve as a feature extractor in a
+        Pipeline.
+
+        Parameters
+        ----------
+        X : DataFrame, array-like or dict
+            Input with the modalities seen in fit.
+
+        Returns
+        -------
+        Z : ndarray of shape (n_samples, n_features_out), float32
+        """
+        return self._run_module(X, "embed")
+
+    def fit_transform(self, X, y, sample_weight=None):
+        """Fit, then return :meth:`transform` of X (the fused representation).
+
+        Parameters
+        ----------
+        X : DataFrame, array-like or dict
+        y : array-like
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        Z : ndarray of shape (n_samples, n_features_out), float32
+        """
+        return self.fit(X, y, sample_weight=sample_weight).transform(X)
+
+    def get_feature_names_out(self, input_features=None):
+        """Names of the columns of :meth:`transform`: ``"<class>0"``, ...
+
+        Parameters
+        ----------
+        input_features : ignored
+            Present for API consistency.
+
+        Returns
+        -------
+        feature_names_out : ndarray of str objects
+        """
+        check_is_fitted(self)
+        prefix = type(self).__name__.lower()
+        width = self.net_.module_.fusion.represent_dim
+        return np.asarray([f"{prefix}{i}" for i in range(width)], dtype=object)
+
+    def modality_embeddings(self, X):
+        """Each modality's embedding in the shared space Z (before fusion).
+
+        Parameters
+        ----------
+        X : DataFrame, array-like or dict
+
+        Returns
+        -------
+        embeddings : dict of str to ndarray of shape (n_samples, latent_dim)
+            Keyed by modality name, in the order of ``modalities_``. Rows
+            where a modality is absent hold the encoder's output for the
+            neutral input (the fusion ignores them).
+        """
+        parts = self._run_module(X, "modality_embeddings")
+        return dict(zip(self.modalities_, parts, strict=True))
+
+    @available_if(lambda self: self.fusion in ("late", "gated", "attention"))
+    def modality_weights(self, X):
+        """Per-row weight of each modality in the fused prediction.
+
+        Gated fusion: the gates; attention fusion: the summary token's
+        attention over the modality tokens (last block, averaged over heads);
+        late fusion: the learned combination weights. Each row sums to 1
+        over its present modalities (absent ones get 0; a row with no
+        modality present gets all zeros). Available for ``fusion`` in
+        {"late", "gated", "attention"}.
+
+        Parameters
+        ----------
+        X : DataFrame, array-like or dict
+
+        Returns
+        -------
+        weights : ndarray of shape (n_samples, n_modalities)
+            Columns in the order of ``modalities_``.
+        """
+        return self._run_module(X, "modality_weights").astype(np.float64)
