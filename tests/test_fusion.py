@@ -262,3 +262,20 @@ def test_low_rank_absent_modality_keeps_only_its_constant_term():
         out.detach(), fusion([a, torch.zeros(4, 3)], None).detach(), rtol=1e-6
     )
     assert not torch.allclose(out, fusion([a, b], None))
+
+
+def test_low_rank_starts_close_to_additive():
+    """Interaction part f(a,b) - f(a,0) - f(0,b) + f(0,0) is second order."""
+    torch.manual_seed(0)
+    fusion = LowRankFusion(2, 8, rank=4)
+    a, b = 0.1 * torch.randn(64, 8), 0.1 * torch.randn(64, 8)
+    zero = torch.zeros(64, 8)
+    with torch.no_grad():
+        main_a = fusion([a, zero]) - fusion([zero, zero])
+        inter = (
+            fusion([a, b])
+            - fusion([a, zero])
+            - fusion([zero, b])
+            + fusion([zero, zero])
+        )
+    assert inter.abs().mean() < 0.1 * main_a.abs().mean()
