@@ -534,10 +534,7 @@ class CrossModalClassifier(ClassifierMixin, _BaseCrossModal):
         -------
         proba : ndarray of shape (n_samples, n_classes)
         """
-        logits = self._forward(X)
-        logits -= logits.max(axis=1, keepdims=True)
-        proba = np.exp(logits)
-        return proba / proba.sum(axis=1, keepdims=True)
+        return np.exp(self.predict_log_proba(X))
 
     def predict_log_proba(self, X):
         """Logarithm of :meth:`predict_proba`."""
