@@ -28,7 +28,6 @@ from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import (
     check_array,
-    check_is_fitted,
     column_or_1d,
     validate_data,
 )
@@ -265,11 +264,7 @@ class _BaseCrossModal(RepresentationMixin, BaseEstimator):
 
     def _forward(self, X):
         """Network outputs for X as a float64 array (eval mode, no grad)."""
-        check_is_fitted(self)
-        inputs, _ = self._validate_X(X, reset=False)
-        with torch.no_grad():
-            out = self.net_.forward(inputs, training=False, device="cpu")
-        return out.numpy().astype(np.float64)
+        return self._run_module(X, "forward").astype(np.float64)
 
 
 class CrossModalClassifier(ClassifierMixin, _BaseCrossModal):
