@@ -18,6 +18,9 @@ the contract every skfusion transformer honours in ``get_feature_names_out``:
 
 - ``pixel_<c>_<y>_<x>``: one pixel of an image of shape C x H x W; a group
   made only of such columns is an image, recovered in C order;
+- ``token_<i>_vocab_<V>``: the token id at position ``i`` of a text, every
+  id below ``V`` and 0 the padding (skfusion's TextTokenizer); a group made
+  only of such columns is a token sequence, learnt through an embedding;
 - ``missing`` (or ``<step>__missing``, as a FeatureUnion names the output
   of skfusion's AvailabilityIndicator): the availability column, 1 where
   the modality is absent in that row, 0 where present. It is not fed to
@@ -29,18 +32,25 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from .exceptions import ModalityError
 
-__all__ = ["ModalitySpec", "resolve_modalities", "split_dict", "split_table"]
+__all__ = [
+    "ModalitySpec",
+    "check_tokens",
+    "resolve_modalities",
+    "split_dict",
+    "split_table",
+]
 
 DEFAULT_MODALITY = "features"
 MISSING_NAME = "missing"
 _PIXEL = re.compile(r"^pixel_(\d+)_(\d+)_(\d+)$")
-KINDS = ("vector", "image")
+_TOKEN = re.compile(r"^token_(\d+)_vocab_(\d+)$")
+KINDS = ("vector", "image", "tokens")
 
 
 @dataclass(frozen=True)
@@ -51,10 +61,12 @@ class ModalitySpec:
     ----------
     name : str
         Modality name (the ``ColumnTransformer`` prefix or the dict key).
-    kind : {"vector", "image"}
-        Which encoder the modality gets: an MLP or a CNN.
+    kind : {"vector", "image", "tokens"}
+        Which encoder the modality gets: an MLP, a CNN, or a token
+        embedding.
     shape : tuple of int
-        Shape of one row of the modality: ``(d,)`` or ``(C, H, W)``.
+        Shape of one row of the modality: ``(d,)``, ``(C, H, W)`` or
+        ``(length,)`` for tokens.
     columns : tuple of int or None
         Positions of the data columns in the 2-D input, in the order that
         reshapes to ``shape``; ``None`` for dict input.
@@ -62,6 +74,8 @@ class ModalitySpec:
         Position of the availability column in the 2-D input, if any.
     has_missing : bool
         Whether rows can mark this modality absent.
+    vocab_size : int or None
+        For tokens: the number of distinct ids (every id is below it).
     """
 
     name: str
@@ -70,6 +84,7 @@ class ModalitySpec:
     columns: tuple | None = None
     missing_column: int | None = None
     has_missing: bool = False
+    vocab_size: int | None = None
 
 
 def _strip(name):
@@ -103,13 +118,37 @@ def _image_order(local_names, modality):
     return (c, h, w), np.argsort(flat, kind="stable")
 
 
+def _token_order(local_names, modality):
+    """Return (vocab_size, order) if every name is a token name, else None."""
+    matches = [_TOKEN.match(n) for n in local_names]
+    n_token = sum(m is not None for m in matches)
+    if n_token == 0:
+        return None
+    if n_token != len(local_names):
+        odd = next(n for n, m in zip(local_names, matches, strict=True) if m is None)
+        raise ModalityError(
+            f"Modality {modality!r} mixes token columns with other columns "
+            f"(for example {odd!r}). Give the TextTokenizer its own step in "
+            "the ColumnTransformer, or pass modalities= to group the columns."
+        )
+    positions = np.array([int(m.group(1)) for m in matches])
+    vocab = {int(m.group(2)) for m in matches}
+    if len(vocab) != 1 or sorted(positions) != list(range(len(positions))):
+        raise ModalityError(
+            f"Modality {modality!r}: token columns must come from one "
+            "TextTokenizer (one vocabulary size, positions 0..n-1); got "
+            f"vocabulary sizes {sorted(vocab)}. Pass the tokenizer's whole output."
+        )
+    return vocab.pop(), np.argsort(positions, kind="stable")
+
+
 def _is_availability(local_name):
     """``missing``, or ``<step>__missing`` from a FeatureUnion/nested step."""
     return local_name == MISSING_NAME or local_name.endswith("__" + MISSING_NAME)
 
 
 def _spec_from_columns(
-    name, positions, local_names, kind=None, shape=None, missing=None
+    name, positions, local_names, kind=None, shape=None, missing=None, vocab_size=None
 ):
     """Build a spec from column positions and their (prefix-free) names."""
     positions = list(positions)
@@ -137,9 +176,26 @@ def _spec_from_columns(
         if found is not None:
             shape, order = found
             kind = "image"
+    if kind in (None, "auto", "tokens") and local_names is not None and order is None:
+        found = _token_order(local_names, name)
+        if found is not None:
+            named_vocab, order = found
+            if vocab_size is not None and vocab_size != named_vocab:
+                raise ModalityError(
+                    f"Modality {name!r}: vocab_size={vocab_size} contradicts "
+                    f"the column names (vocabulary size {named_vocab})."
+                )
+            vocab_size, kind = named_vocab, "tokens"
     if kind in (None, "auto"):
         kind = "vector"
-    if kind == "vector":
+    if kind == "tokens":
+        if shape is not None and tuple(shape) != (len(positions),):
+            raise ModalityError(
+                f"Modality {name!r}: shape {tuple(shape)} does not match its "
+                f"{len(positions)} token columns."
+            )
+        shape = (len(positions),)
+    elif kind == "vector":
         if shape is not None and tuple(shape) != (len(positions),):
             raise ModalityError(
                 f"Modality {name!r}: shape {tuple(shape)} does not match its "
@@ -170,6 +226,7 @@ def _spec_from_columns(
         columns=tuple(int(p) for p in positions),
         missing_column=None if missing is None else int(missing),
         has_missing=missing is not None,
+        vocab_size=None if vocab_size is None else int(vocab_size),
     )
 
 
@@ -246,12 +303,12 @@ def resolve_modalities(feature_names, n_features, modalities=None):
     for name, value in modalities.items():
         _check_name(name)
         options = dict(value) if isinstance(value, Mapping) else {"columns": value}
-        unknown = set(options) - {"columns", "kind", "shape", "missing"}
+        unknown = set(options) - {"columns", "kind", "shape", "missing", "vocab_size"}
         if unknown or "columns" not in options:
             raise ModalityError(
                 f"modalities[{name!r}] must be a list of columns or a dict with "
-                "'columns' and optional 'kind', 'shape', 'missing'; got keys "
-                f"{sorted(options)}."
+                "'columns' and optional 'kind', 'shape', 'missing', "
+                f"'vocab_size'; got keys {sorted(options)}."
             )
         kind = options.get("kind", "auto")
         if kind not in (*KINDS, "auto"):
@@ -259,6 +316,18 @@ def resolve_modalities(feature_names, n_features, modalities=None):
                 f"modalities[{name!r}]['kind'] must be one of {KINDS} or "
                 f"'auto'; got {kind!r}."
             )
+        vocab_size = options.get("vocab_size")
+        if vocab_size is not None and (
+            kind not in ("tokens", "auto")
+            or not isinstance(vocab_size, int | np.integer)
+            or vocab_size < 2
+        ):
+            raise ModalityError(
+                f"modalities[{name!r}]['vocab_size'] must be an int >= 2 for a "
+                f"'tokens' modality; got {vocab_size!r} (kind {kind!r})."
+            )
+        if vocab_size is not None:
+            kind = "tokens"
         pos = _positions(options["columns"], feature_names, n_features, name)
         missing = options.get("missing")
         if missing is not None:
@@ -267,7 +336,13 @@ def resolve_modalities(feature_names, n_features, modalities=None):
         if feature_names is not None:
             local = [_strip(str(feature_names[p]))[1] for p in pos]
         spec = _spec_from_columns(
-            name, pos, local, kind=kind, shape=options.get("shape"), missing=missing
+            name,
+            pos,
+            local,
+            kind=kind,
+            shape=options.get("shape"),
+            missing=missing,
+            vocab_size=vocab_size,
         )
         for p in (*spec.columns, spec.missing_column):
             if p is not None and used.setdefault(p, name) != name:
@@ -325,6 +400,36 @@ def split_table(X, specs):
                 present[:, j] = _presence(X[:, spec.missing_column], spec.name)
         inputs[PRESENT_KEY] = present
     return inputs
+
+
+def check_tokens(inputs, specs, *, reset):
+    """Check token modalities hold integer ids below their vocabulary size.
+
+    With ``reset`` (fit), a token modality declared without a vocabulary
+    size (``modalities={"note": {"columns": ..., "kind": "tokens"}}``) gets
+    the largest id seen plus one. Returns the (possibly completed) specs.
+    """
+    out = []
+    for spec in specs:
+        if spec.kind == "tokens":
+            ids = inputs[spec.name]
+            if reset and spec.vocab_size is None:
+                top = int(ids.max(initial=0)) if np.isfinite(ids).all() else 0
+                spec = replace(spec, vocab_size=max(top + 1, 2))
+            bad = (ids < 0) | (ids >= spec.vocab_size) | (ids != np.floor(ids))
+            if bad.any():
+                row, pos = (int(i) for i in np.argwhere(bad)[0])
+                raise ModalityError(
+                    f"Token modality {spec.name!r}, row {row}, position {pos} "
+                    f"holds {ids[row, pos].item()!r}, which is not an integer "
+                    f"id in 0..{spec.vocab_size - 1} (vocabulary size "
+                    f"{spec.vocab_size} from fit). Produce the ids with the "
+                    "same fitted TextTokenizer in fit and predict (a refitted "
+                    "vocabulary changes the ids), or declare a larger "
+                    "'vocab_size' in modalities=."
+                )
+        out.append(spec)
+    return out
 
 
 def split_dict(X, specs=None):

@@ -18,7 +18,7 @@ from skorch.dataset import ValidSplit
 from skorch.utils import to_tensor
 from torch import nn
 
-from .nn.encoders import CNNEncoder, MLPEncoder, mlp
+from .nn.encoders import CNNEncoder, MLPEncoder, TokenEncoder, mlp
 from .nn.fusion import FUSIONS, AttentionFusion, GatedFusion, LateFusion, LowRankFusion
 from .nn.losses import alignment_loss
 from .nn.network import PRESENT_KEY, SAMPLE_WEIGHT_KEY, CrossModalNet
@@ -111,7 +111,16 @@ def build_network(specs, inputs, n_outputs, params):
         data = inputs[spec.name]
         if present is not None:
             data = data[present[:, j] > 0]
-        if spec.kind == "image":
+        if spec.kind == "tokens":
+            encoders[spec.name] = TokenEncoder(
+                spec.vocab_size,
+                params["latent_dim"],
+                spec.shape[0],
+                params["token_embedding_dim"],
+                params["token_encoder"],
+                params["dropout"],
+            )
+        elif spec.kind == "image":
             shift, scale = _statistics(data, axes=(0, 2, 3))
             encoders[spec.name] = CNNEncoder(
                 spec.shape[0],

@@ -33,7 +33,13 @@ from sklearn.utils.validation import (
 )
 from torch import nn
 
-from ._modalities import describe, resolve_modalities, split_dict, split_table
+from ._modalities import (
+    check_tokens,
+    describe,
+    resolve_modalities,
+    split_dict,
+    split_table,
+)
 from ._representation import RepresentationMixin
 from ._training import (
     FUSIONS,
@@ -44,6 +50,7 @@ from ._training import (
     row_weights,
 )
 from .exceptions import ModalityError
+from .nn.encoders import TOKEN_ENCODERS
 from .nn.losses import ALIGNMENTS
 from .nn.network import SAMPLE_WEIGHT_KEY
 
@@ -98,6 +105,8 @@ class _BaseCrossModal(RepresentationMixin, BaseEstimator):
         "hidden_dims": [tuple, list],
         "head_dims": [tuple, list],
         "cnn_channels": [tuple, list],
+        "token_encoder": [StrOptions(set(TOKEN_ENCODERS))],
+        "token_embedding_dim": [Interval(Integral, 1, None, closed="left")],
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "fusion": [StrOptions(set(FUSIONS))],
         "fusion_rank": [Interval(Integral, 1, None, closed="left")],
@@ -126,6 +135,8 @@ class _BaseCrossModal(RepresentationMixin, BaseEstimator):
         hidden_dims=(),
         head_dims=(64,),
         cnn_channels=(16, 32),
+        token_encoder="mean",
+        token_embedding_dim=64,
         dropout=0.3,
         fusion="concat",
         fusion_rank=4,
@@ -150,6 +161,8 @@ class _BaseCrossModal(RepresentationMixin, BaseEstimator):
         self.hidden_dims = hidden_dims
         self.head_dims = head_dims
         self.cnn_channels = cnn_channels
+        self.token_encoder = token_encoder
+        self.token_embedding_dim = token_embedding_dim
         self.dropout = dropout
         self.fusion = fusion
         self.fusion_rank = fusion_rank
@@ -231,8 +244,14 @@ class _BaseCrossModal(RepresentationMixin, BaseEstimator):
         if message:
             raise ValueError(message)
         if reset:
-            self._set_specs(resolve_modalities(names, X.shape[1], self.modalities))
-        return split_table(X, list(self.modalities_.values())), y
+            specs = resolve_modalities(names, X.shape[1], self.modalities)
+        else:
+            specs = list(self.modalities_.values())
+        inputs = split_table(X, specs)
+        specs = check_tokens(inputs, specs, reset=reset)
+        if reset:
+            self._set_specs(specs)
+        return inputs, y
 
     def _set_specs(self, specs):
         self.modalities_ = {spec.name: spec for spec in specs}
@@ -274,16 +293,21 @@ class CrossModalClassifier(ClassifierMixin, _BaseCrossModal):
     prefix (what a ``ColumnTransformer`` with pandas output gives), or by
     ``modalities=``, or X is a dict of arrays. Each modality gets an encoder
     into a shared space Z of size ``latent_dim`` (an MLP for vectors, a small
-    CNN for images), the embeddings are fused, and a head predicts the
-    classes. Training runs through skorch, on CPU or GPU.
+    CNN for images, a learnt token embedding for token ids), the embeddings
+    are fused, and a head predicts the classes. Training runs through
+    skorch, on CPU or GPU.
 
     Parameters
     ----------
     modalities : dict or None, default=None
         ``{name: columns}`` or ``{name: {"columns": ..., "kind": "vector" |
-        "image", "shape": (C, H, W), "missing": column}}``, columns as names
-        or positions. None: group by the ``"<name>__"`` prefix of the column
-        names; a matrix with no prefixes is one modality.
+        "image" | "tokens", "shape": (C, H, W), "missing": column,
+        "vocab_size": V}}``, columns as names or positions. None: group by
+        the ``"<name>__"`` prefix of the column names; a matrix with no
+        prefixes is one modality. Token columns need no declaration when
+        they come from a TextTokenizer (their names carry the vocabulary
+        size); declared by hand without ``vocab_size``, the vocabulary is
+        the largest id seen in fit plus one.
     latent_dim : int, default=32
         Size of each modality's embedding in the shared space Z.
     hidden_dims : tuple of int, default=()
@@ -295,6 +319,15 @@ class CrossModalClassifier(ClassifierMixin, _BaseCrossModal):
         Hidden layer sizes of the prediction head on the fused Z.
     cnn_channels : tuple of int, default=(16, 32)
         Channels of each stage of the image (CNN) encoders.
+    token_encoder : {"mean", "conv", "transformer"}, default="mean"
+        Sequence model of the token modalities (a TextTokenizer's output),
+        after a learnt token embedding (see
+        :class:`skfusion.nn.encoders.TokenEncoder`): "mean" pools the word
+        embeddings (a bag of words); "conv" adds a 1-D convolution over
+        3-token windows, so short phrases such as "no fever" count; and
+        "transformer" adds one transformer layer with learnt positions.
+    token_embedding_dim : int, default=64
+        Size of the learnt token embeddings.
     dropout : float, default=0.3
         Dropout after each hidden layer of the encoders and the head.
     fusion : {"concat", "late", "gated", "attention", "low_rank"}, default="concat"
@@ -414,6 +447,8 @@ class CrossModalClassifier(ClassifierMixin, _BaseCrossModal):
         hidden_dims=(),
         head_dims=(64,),
         cnn_channels=(16, 32),
+        token_encoder="mean",
+        token_embedding_dim=64,
         dropout=0.3,
         fusion="concat",
         fusion_rank=4,
@@ -440,6 +475,8 @@ class CrossModalClassifier(ClassifierMixin, _BaseCrossModal):
             hidden_dims=hidden_dims,
             head_dims=head_dims,
             cnn_channels=cnn_channels,
+            token_encoder=token_encoder,
+            token_embedding_dim=token_embedding_dim,
             dropout=dropout,
             fusion=fusion,
             fusion_rank=fusion_rank,
@@ -561,10 +598,11 @@ class CrossModalRegressor(RegressorMixin, _BaseCrossModal):
 
     Parameters
     ----------
-    modalities, latent_dim, hidden_dims, head_dims, cnn_channels, dropout, \
-fusion, fusion_rank, alignment, alignment_weight, modality_dropout, \
-optimizer, lr, weight_decay, batch_size, max_epochs, early_stopping, \
-validation_fraction, n_iter_no_change, tol, device, random_state, verbose
+    modalities, latent_dim, hidden_dims, head_dims, cnn_channels, \
+token_encoder, token_embedding_dim, dropout, fusion, fusion_rank, alignment, \
+alignment_weight, modality_dropout, optimizer, lr, weight_decay, batch_size, \
+max_epochs, early_stopping, validation_fraction, n_iter_no_change, tol, device, \
+random_state, verbose
         As in :class:`CrossModalClassifier`.
 
     Attributes

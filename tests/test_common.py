@@ -21,7 +21,12 @@ from sklearn.utils.estimator_checks import (
 )
 
 from skfusion import CrossModalClassifier, CrossModalRegressor
-from skfusion.preprocessing import AvailabilityIndicator, ImageLoader, TextEmbedder
+from skfusion.preprocessing import (
+    AvailabilityIndicator,
+    ImageLoader,
+    TextEmbedder,
+    TextTokenizer,
+)
 
 FAST = dict(
     max_epochs=20,
@@ -52,6 +57,7 @@ ESTIMATORS = [
     CrossModalClassifier(**FAST),
     CrossModalRegressor(**FAST),
     TextEmbedder(n_components=4, random_state=0),
+    TextTokenizer(max_length=4),
     AvailabilityIndicator(),
 ]
 

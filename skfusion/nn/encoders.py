@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-__all__ = ["CNNEncoder", "MLPEncoder", "mlp"]
+__all__ = ["TOKEN_ENCODERS", "CNNEncoder", "MLPEncoder", "TokenEncoder", "mlp"]
 
 
 def mlp(in_features, hidden_dims, out_features, dropout=0.0):
@@ -136,3 +136,103 @@ class CNNEncoder(nn.Module):
                 x = self.pool(x)
         pooled = torch.cat([x.mean(dim=(-2, -1)), x.amax(dim=(-2, -1))], dim=1)
         return self.project(pooled)
+
+
+#: Sequence models of :class:`TokenEncoder`.
+TOKEN_ENCODERS = ("mean", "conv", "transformer")
+
+
+class TokenEncoder(nn.Module):
+    """Encoder for token ids: a learnt embedding, a sequence model, pooling.
+
+    Id 0 is padding: it has a zero embedding that receives no gradient, and
+    it is left out of the pooling (and out of attention).
+
+    - ``"mean"``: the mean of the word embeddings (a bag of words; order is
+      lost, as in fastText).
+    - ``"conv"``: a 1-D convolution over windows of 3 tokens with a residual
+      connection, then mean and max pooling (sees short phrases such as
+      "no fever").
+    - ``"transformer"``: learnt position embeddings and one pre-norm
+      transformer encoder layer, then mean pooling.
+
+    The pooled vector is projected to ``output_dim``.
+
+    Parameters
+    ----------
+    vocab_size : int
+        Number of distinct ids; every id is below it.
+    output_dim : int
+        Size of the shared space Z.
+    max_length : int
+        Sequence length (positions of the transformer).
+    embedding_dim : int, default=64
+        Size of the token embeddings.
+    kind : {"mean", "conv", "transformer"}, default="mean"
+        Sequence model.
+    dropout : float, default=0.0
+        Dropout on the pooled vector (and inside the transformer layer).
+    """
+
+    def __init__(
+        self,
+        vocab_size,
+        output_dim,
+        max_length,
+        embedding_dim=64,
+        kind="mean",
+        dropout=0.0,
+    ):
+        super().__init__()
+        if kind not in TOKEN_ENCODERS:
+            raise ValueError(f"kind must be one of {TOKEN_ENCODERS}; got {kind!r}.")
+        self.kind = kind
+        self.embedding = nn.Embedding(vocab_size, embedding_dim, padding_idx=0)
+        width = embedding_dim
+        if kind == "conv":
+            self.conv = nn.Conv1d(embedding_dim, embedding_dim, 3, padding=1)
+            width = 2 * embedding_dim
+        elif kind == "transformer":
+            self.position = nn.Embedding(max_length, embedding_dim)
+            nn.init.normal_(self.position.weight, std=0.02)
+            heads = next(h for h in (4, 2, 1) if embedding_dim % h == 0)
+            self.layer = nn.TransformerEncoderLayer(
+                embedding_dim,
+                heads,
+                dim_feedforward=2 * embedding_dim,
+                dropout=dropout,
+                batch_first=True,
+                norm_first=True,
+            )
+        self.project = nn.Sequential(
+            nn.Dropout(dropout) if dropout else nn.Identity(),
+            nn.Linear(width, output_dim),
+        )
+        self.output_dim = output_dim
+
+    def forward(self, ids):
+        ids = ids.long()
+        mask = ids > 0  # (n, L): real tokens
+        x = self.embedding(ids)  # (n, L, e)
+        if self.kind == "conv":
+            h = x + torch.relu(self.conv(x.transpose(1, 2)).transpose(1, 2))
+            pooled_max = h.masked_fill(~mask[..., None], float("-inf")).amax(dim=1)
+            pooled_max = torch.where(mask.any(1, keepdim=True), pooled_max, 0.0)
+            pooled = torch.cat([_masked_mean(h, mask), pooled_max], dim=1)
+        elif self.kind == "transformer":
+            x = x + self.position.weight[: ids.shape[1]]
+            # A row of padding only (a missing text) would attend to nothing
+            # and give NaN: let it attend to its first position instead.
+            padding = ~mask
+            padding[:, 0] &= mask.any(dim=1)
+            h = self.layer(x, src_key_padding_mask=padding)
+            pooled = _masked_mean(h, mask)
+        else:
+            pooled = _masked_mean(x, mask)
+        return self.project(pooled)
+
+
+def _masked_mean(x, mask):
+    """Mean of ``x`` (n, L, e) over the positions where ``mask`` (n, L) holds."""
+    weights = mask.to(x.dtype)[..., None]
+    return (x * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1.0)

@@ -3,5 +3,6 @@
 from ._image import ImageLoader
 from ._tabular import AvailabilityIndicator
 from ._text import TextEmbedder
+from ._tokens import TextTokenizer
 
-__all__ = ["AvailabilityIndicator", "ImageLoader", "TextEmbedder"]
+__all__ = ["AvailabilityIndicator", "ImageLoader", "TextEmbedder", "TextTokenizer"]
