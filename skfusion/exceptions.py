@@ -6,7 +6,12 @@ catch, so ``except ValueError`` keeps working.
 
 from sklearn.exceptions import DataConversionWarning
 
-__all__ = ["ImageReadError", "ModalityError", "SkfusionDataWarning"]
+__all__ = [
+    "AudioReadError",
+    "ImageReadError",
+    "ModalityError",
+    "SkfusionDataWarning",
+]
 
 
 class ModalityError(ValueError):
@@ -20,6 +25,10 @@ class ModalityError(ValueError):
 
 class ImageReadError(ValueError):
     """An image path could not be read; the message names the row and path."""
+
+
+class AudioReadError(ValueError):
+    """An audio path could not be read; the message names the row and path."""
 
 
 class SkfusionDataWarning(DataConversionWarning):

@@ -1,8 +1,15 @@
-"""Modality transformers: text, images, and tabular availability."""
+"""Modality transformers: text, images, audio, and tabular availability."""
 
+from ._audio import AudioLoader
 from ._image import ImageLoader
 from ._tabular import AvailabilityIndicator
 from ._text import TextEmbedder
 from ._tokens import TextTokenizer
 
-__all__ = ["AvailabilityIndicator", "ImageLoader", "TextEmbedder", "TextTokenizer"]
+__all__ = [
+    "AudioLoader",
+    "AvailabilityIndicator",
+    "ImageLoader",
+    "TextEmbedder",
+    "TextTokenizer",
+]
