@@ -2,6 +2,7 @@
 
 from ._audio import AudioLoader
 from ._image import ImageLoader
+from ._sentence import SentenceEmbedder
 from ._tabular import AvailabilityIndicator
 from ._text import TextEmbedder
 from ._tokens import TextTokenizer
@@ -10,6 +11,7 @@ __all__ = [
     "AudioLoader",
     "AvailabilityIndicator",
     "ImageLoader",
+    "SentenceEmbedder",
     "TextEmbedder",
     "TextTokenizer",
 ]
