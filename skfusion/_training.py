@@ -18,6 +18,7 @@ from skorch.dataset import ValidSplit
 from skorch.utils import to_tensor
 from torch import nn
 
+from ._batching import batch_iterator
 from .nn.encoders import CNNEncoder, MLPEncoder, TokenEncoder, mlp
 from .nn.fusion import FUSIONS, AttentionFusion, GatedFusion, LateFusion, LowRankFusion
 from .nn.losses import alignment_loss
@@ -57,6 +58,17 @@ class WeightedNet(NeuralNet):
         super().__init__(*args, **kwargs)
         self.alignment = alignment
         self.alignment_weight = alignment_weight
+
+    def get_iterator(self, dataset, training=False):
+        """Whole batches by index from a dict of arrays (see
+        :mod:`skfusion._batching`); skorch's DataLoader for anything else."""
+        params = self.get_params_for("iterator_train" if training else "iterator_valid")
+        batch_size = params.get("batch_size", self.batch_size)
+        if batch_size == -1:
+            batch_size = len(dataset)
+        shuffle = training and params.get("shuffle", False)
+        fast = batch_iterator(dataset, batch_size, shuffle, self.device)
+        return super().get_iterator(dataset, training) if fast is None else fast
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
         extra = 0.0

@@ -68,15 +68,23 @@ def test_fusion_beats_every_single_modality(missing_image, tmp_path):
     )
     tabular = [c for c in X.columns if c not in ("note", "xray_path")]
     train, test = np.arange(500), np.arange(500, 700)
-    aucs = {}
+    has_image = X["xray_path"].iloc[test].notna().to_numpy()
+    aucs, where_present = {}, {}
     for mods in [("tab", "note", "xray"), ("tab",), ("note",), ("xray",)]:
         model = _model(tabular, mods).fit(X.iloc[train], y[train])
-        aucs[mods] = roc_auc_score(y[test], model.predict_proba(X.iloc[test])[:, 1])
+        proba = model.predict_proba(X.iloc[test])[:, 1]
+        aucs[mods] = roc_auc_score(y[test], proba)
+        rows = has_image if mods == ("xray",) else slice(None)
+        where_present[mods] = roc_auc_score(y[test][rows], proba[rows])
     fused = aucs.pop(("tab", "note", "xray"))
     best_single = max(aucs.values())
     assert fused > best_single + 0.06, (fused, aucs)
-    # every modality carries signal (less for images absent in 30% of rows)
-    assert min(aucs.values()) > (0.6 if missing_image == 0 else 0.55), aucs
+    # every modality carries signal on the rows that have it (xray-only on
+    # the 70% with an image: 0.61-0.66 over seeds 0-3)
+    del where_present[("tab", "note", "xray")]
+    assert min(where_present.values()) > (0.6 if missing_image == 0 else 0.58), (
+        where_present
+    )
 
 
 def test_modalities_found_from_the_column_transformer(clinical):
