@@ -100,7 +100,7 @@ class BatchIterator:
             yield X_batch, y_batch
 
 
-def batch_iterator(dataset, batch_size, shuffle, device):
+def batch_iterator(dataset, batch_size, shuffle, device, num_workers=0):
     """A :class:`BatchIterator` for a skorch ``Dataset`` of a dict (or a
     ``Subset`` of one, as skorch's ``ValidSplit`` makes); None otherwise."""
     indices = None

@@ -20,24 +20,26 @@ class RepresentationMixin:
     """transform / modality_embeddings / modality_weights of a fitted net."""
 
     def _run_module(self, X, method):
-        """Call ``module_.<method>(**batch)`` over X in eval mode, batched."""
+        """Call ``module_.<method>(**batch)`` over X in eval mode, batched.
+
+        Outputs come back as float32 NumPy arrays (also under ``amp``).
+        """
         check_is_fitted(self)
         inputs, _ = self._validate_X(X, reset=False)
-        module = self.net_.module_
+        net = self.net_
+        module, device = net.module_, torch.device(net.device)
         n = len(next(iter(inputs.values())))
         outputs = []
         module.eval()
-        with torch.no_grad():
+        with torch.inference_mode(), net.autocast():
             for start in range(0, n, PREDICT_BATCH):
                 batch = {
-                    key: torch.as_tensor(value[start : start + PREDICT_BATCH]).to(
-                        self.net_.device
-                    )
+                    key: _to_device(value[start : start + PREDICT_BATCH], device)
                     for key, value in inputs.items()
                 }
                 out = getattr(module, method)(**batch)
                 outputs.append(
-                    [o.cpu() for o in out] if isinstance(out, list) else out.cpu()
+                    [_to_cpu(o) for o in out] if isinstance(out, list) else _to_cpu(out)
                 )
         if isinstance(outputs[0], list):
             return [torch.cat(parts).numpy() for parts in zip(*outputs, strict=True)]
@@ -134,3 +136,15 @@ class RepresentationMixin:
             Columns in the order of ``modalities_``.
         """
         return self._run_module(X, "modality_weights").astype(np.float64)
+
+
+def _to_device(array, device):
+    """A batch as a tensor on ``device`` (pinned, asynchronous copy to CUDA)."""
+    tensor = torch.as_tensor(array)
+    if device.type == "cuda":
+        return tensor.pin_memory().to(device, non_blocking=True)
+    return tensor.to(device)
+
+
+def _to_cpu(tensor):
+    return tensor.float().cpu()

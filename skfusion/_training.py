@@ -7,6 +7,8 @@ estimator's parameters as a dict (``estimator.get_params()``).
 
 from __future__ import annotations
 
+import contextlib
+import os
 import warnings
 from collections.abc import Mapping
 
@@ -14,7 +16,7 @@ import numpy as np
 import torch
 from skorch import NeuralNet
 from skorch.callbacks import EarlyStopping
-from skorch.dataset import ValidSplit
+from skorch.dataset import ValidSplit, unpack_data
 from skorch.utils import to_tensor
 from torch import nn
 
@@ -54,10 +56,67 @@ class WeightedNet(NeuralNet):
         skorch ``NeuralNet`` arguments.
     """
 
-    def __init__(self, *args, alignment=None, alignment_weight=0.0, **kwargs):
+    def __init__(
+        self,
+        *args,
+        alignment=None,
+        alignment_weight=0.0,
+        amp=None,
+        num_workers=0,
+        **kwargs,
+    ):
         super().__init__(*args, **kwargs)
         self.alignment = alignment
         self.alignment_weight = alignment_weight
+        self.amp = amp
+        self.num_workers = num_workers
+
+    def initialize(self):
+        super().initialize()
+        # float16 gradients underflow without loss scaling; bfloat16 has
+        # float32's exponent range and needs none.
+        self.grad_scaler_ = (
+            torch.amp.GradScaler(torch.device(self.device).type)
+            if self.amp == "fp16"
+            else None
+        )
+        return self
+
+    def __getstate__(self):
+        # The gradient scaler is training state (and may hold a CUDA tensor
+        # that a CPU-only machine could not unpickle): not persisted.
+        state = super().__getstate__()
+        state.pop("grad_scaler_", None)
+        return state
+
+    def autocast(self):
+        """The mixed-precision context of this net (a no-op when amp=None)."""
+        return autocast(self.amp, self.device)
+
+    def train_step_single(self, batch, **fit_params):
+        if self.amp is None:
+            return super().train_step_single(batch, **fit_params)
+        self._set_training(True)
+        Xi, yi = unpack_data(batch)
+        with self.autocast():
+            y_pred = self.infer(Xi, **fit_params)
+            loss = self.get_loss(y_pred, yi, X=Xi, training=True)
+        scaler = self.grad_scaler_
+        (loss if scaler is None else scaler.scale(loss)).backward()
+        return {"loss": loss, "y_pred": y_pred}
+
+    def _step_optimizer(self, step_fn):
+        scaler = getattr(self, "grad_scaler_", None)
+        if scaler is None:
+            return super()._step_optimizer(step_fn)
+        step_fn()  # zero_grad, scaled backward
+        scaler.step(self.optimizer_)  # unscales; skips steps with inf/NaN
+        scaler.update()
+        return None
+
+    def evaluation_step(self, batch, training=False):
+        with self.autocast():
+            return super().evaluation_step(batch, training)
 
     def get_iterator(self, dataset, training=False):
         """Whole batches by index from a dict of arrays (see
@@ -67,7 +126,9 @@ class WeightedNet(NeuralNet):
         if batch_size == -1:
             batch_size = len(dataset)
         shuffle = training and params.get("shuffle", False)
-        fast = batch_iterator(dataset, batch_size, shuffle, self.device)
+        fast = batch_iterator(
+            dataset, batch_size, shuffle, self.device, num_workers=self.num_workers
+        )
         return super().get_iterator(dataset, training) if fast is None else fast
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
@@ -223,8 +284,28 @@ def make_net(module, criterion, params, *, seed, stratify):
         verbose=params["verbose"],
         alignment=params["alignment"],
         alignment_weight=params["alignment_weight"],
+        amp=params["amp"],
+        num_workers=n_workers(params["n_jobs"]),
         **extra,
     )
+
+
+def autocast(amp, device):
+    """``torch.autocast`` for ``amp`` ("bf16", "fp16") on ``device``, or a
+    no-op context for ``amp=None``."""
+    if amp is None:
+        return contextlib.nullcontext()
+    dtype = torch.bfloat16 if amp == "bf16" else torch.float16
+    return torch.autocast(torch.device(device).type, dtype=dtype)
+
+
+def n_workers(n_jobs):
+    """Decoding worker processes for ``n_jobs`` (None/1 -> 0: in process)."""
+    if n_jobs is None or n_jobs == 1:
+        return 0
+    if n_jobs < 0:
+        return max(os.cpu_count() + 1 + n_jobs, 0)
+    return int(n_jobs)
 
 
 def row_weights(sample_weight, n, extra=None):

@@ -123,6 +123,8 @@ class _BaseCrossModal(RepresentationMixin, BaseEstimator):
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
         "device": [StrOptions({"cpu", "cuda", "auto"}), str],
+        "amp": [StrOptions({"bf16", "fp16"}), None],
+        "n_jobs": [Integral, None],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
     }
@@ -153,6 +155,8 @@ class _BaseCrossModal(RepresentationMixin, BaseEstimator):
         n_iter_no_change=5,
         tol=1e-4,
         device="cpu",
+        amp=None,
+        n_jobs=None,
         random_state=None,
         verbose=0,
     ):
@@ -179,6 +183,8 @@ class _BaseCrossModal(RepresentationMixin, BaseEstimator):
         self.n_iter_no_change = n_iter_no_change
         self.tol = tol
         self.device = device
+        self.amp = amp
+        self.n_jobs = n_jobs
         self.random_state = random_state
         self.verbose = verbose
 
@@ -377,7 +383,20 @@ class CrossModalClassifier(ClassifierMixin, _BaseCrossModal):
         Weights of the classes in the loss, as in scikit-learn.
     device : {"cpu", "cuda", "auto"} or str, default="cpu"
         Torch device. "auto" uses CUDA when available; "cuda" without CUDA
-        falls back to the CPU with a warning.
+        falls back to the CPU with a warning. A model fitted on a GPU
+        unpickles and predicts on a CPU-only machine (skorch maps it to the
+        CPU with a warning).
+    amp : {"bf16", "fp16"} or None, default=None
+        Mixed precision in training and prediction: ``torch.autocast`` with
+        bfloat16 (no loss scaling needed) or float16 (with a gradient
+        scaler against underflow). Weights and optimizer state stay float32
+        and outputs are returned as float32. Worth it on recent GPUs; on a
+        CPU, bfloat16 autocast runs but is rarely faster.
+    n_jobs : int or None, default=None
+        Worker processes that decode lazily loaded images
+        (:class:`~skfusion.preprocessing.LazyImages` inputs) batch by batch.
+        None or 1 decodes in the main process; -1 uses every CPU. Has no
+        effect on inputs held in memory.
     random_state : int, RandomState instance or None, default=None
         Seeds weight initialisation, shuffling, dropout and the validation
         split. The same seed and data give identical predictions on CPU
@@ -466,6 +485,8 @@ class CrossModalClassifier(ClassifierMixin, _BaseCrossModal):
         tol=1e-4,
         class_weight=None,
         device="cpu",
+        amp=None,
+        n_jobs=None,
         random_state=None,
         verbose=0,
     ):
@@ -493,6 +514,8 @@ class CrossModalClassifier(ClassifierMixin, _BaseCrossModal):
             n_iter_no_change=n_iter_no_change,
             tol=tol,
             device=device,
+            amp=amp,
+            n_jobs=n_jobs,
             random_state=random_state,
             verbose=verbose,
         )
@@ -602,7 +625,7 @@ class CrossModalRegressor(RegressorMixin, _BaseCrossModal):
 token_encoder, token_embedding_dim, dropout, fusion, fusion_rank, alignment, \
 alignment_weight, modality_dropout, optimizer, lr, weight_decay, batch_size, \
 max_epochs, early_stopping, validation_fraction, n_iter_no_change, tol, device, \
-random_state, verbose
+amp, n_jobs, random_state, verbose
         As in :class:`CrossModalClassifier`.
 
     Attributes
