@@ -1,6 +1,7 @@
 """Modality transformers: text, images, audio, and tabular availability."""
 
 from ._audio import AudioLoader
+from ._embed import ImageEmbedder
 from ._image import ImageLoader
 from ._sentence import SentenceEmbedder
 from ._tabular import AvailabilityIndicator
@@ -10,6 +11,7 @@ from ._tokens import TextTokenizer
 __all__ = [
     "AudioLoader",
     "AvailabilityIndicator",
+    "ImageEmbedder",
     "ImageLoader",
     "SentenceEmbedder",
     "TextEmbedder",
