@@ -1,10 +1,12 @@
 """scikit-learn's estimator checks over every public estimator.
 
 Every expected failure is listed with its reason, as imbalanced-learn does.
-ImageLoader takes a column of file paths, which sklearn's checks cannot
-generate (they feed numeric matrices; its tags say so and sklearn skips it),
-so it gets the data-free API checks here and path-based behaviour checks in
-tests/preprocessing/test_image.py.
+ImageLoader, ImageEmbedder and AudioLoader take a column of file paths,
+which sklearn's checks cannot generate (they feed numeric matrices; their
+tags say so and sklearn skips them), so they get the data-free API checks
+here and path-based behaviour checks in tests/preprocessing/. The
+SentenceEmbedder needs a model, which tests/preprocessing/test_sentence.py
+builds; the full parametrize_with_checks runs there.
 """
 
 import numpy as np
@@ -22,7 +24,9 @@ from sklearn.utils.estimator_checks import (
 
 from skfusion import CrossModalClassifier, CrossModalRegressor
 from skfusion.preprocessing import (
+    AudioLoader,
     AvailabilityIndicator,
+    ImageEmbedder,
     ImageLoader,
     TextEmbedder,
     TextTokenizer,
@@ -76,8 +80,11 @@ def test_sklearn_compatible_estimator(estimator, check):
         check_set_params,
     ],
 )
-def test_image_loader_api_checks(check):
-    check("ImageLoader", ImageLoader())
+@pytest.mark.parametrize(
+    "estimator", [ImageLoader(), ImageEmbedder(), AudioLoader()], ids=type
+)
+def test_path_transformer_api_checks(estimator, check):
+    check(type(estimator).__name__, estimator)
 
 
 def test_image_loader_fit_is_idempotent_and_clone_is_unfitted(tmp_path):

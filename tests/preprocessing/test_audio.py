@@ -15,12 +15,6 @@ from sklearn.base import clone
 from sklearn.compose import ColumnTransformer
 from sklearn.exceptions import NotFittedError
 from sklearn.utils._param_validation import InvalidParameterError
-from sklearn.utils.estimator_checks import (
-    check_get_params_invariance,
-    check_no_attributes_set_in_init,
-    check_parameters_default_constructible,
-    check_set_params,
-)
 
 from skfusion import CrossModalClassifier
 from skfusion.exceptions import AudioReadError, SkfusionDataWarning
@@ -385,20 +379,7 @@ def test_add_indicator_false_drops_the_column(tmp_path):
     assert loader.get_feature_names_out()[-1] == f"pixel_0_{N_MELS - 1}_{N_FRAMES - 1}"
 
 
-# -- scikit-learn API --------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    "check",
-    [
-        check_no_attributes_set_in_init,
-        check_parameters_default_constructible,
-        check_get_params_invariance,
-        check_set_params,
-    ],
-)
-def test_audio_loader_api_checks(check):
-    check("AudioLoader", AudioLoader())
+# -- scikit-learn API (the data-free checks run in tests/test_common.py) ------
 
 
 def test_clone_and_pickle_round_trip(tmp_path):

@@ -17,12 +17,6 @@ from sklearn.compose import ColumnTransformer
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
 from sklearn.pipeline import Pipeline
-from sklearn.utils.estimator_checks import (
-    check_get_params_invariance,
-    check_no_attributes_set_in_init,
-    check_parameters_default_constructible,
-    check_set_params,
-)
 from torch import nn
 
 from skfusion.exceptions import ImageReadError, SkfusionDataWarning
@@ -514,20 +508,7 @@ def test_pickle_round_trip_gives_identical_output(tmp_path, paths):
         assert_array_equal(clone(restored).fit_transform(paths), out)
 
 
-# -- scikit-learn API --------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    "check",
-    [
-        check_no_attributes_set_in_init,
-        check_parameters_default_constructible,
-        check_get_params_invariance,
-        check_set_params,
-    ],
-)
-def test_api_checks(check):
-    check("ImageEmbedder", ImageEmbedder())
+# -- scikit-learn API (the data-free checks run in tests/test_common.py) ------
 
 
 def test_deepcopy_keeps_the_counting_hook():
