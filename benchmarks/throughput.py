@@ -26,7 +26,7 @@ Data: 20,000 rows, 30 tabular features, a 384-dim text vector, a 1x32x32
 image; binary target with signal in every modality.
 
 Run:  python benchmarks/throughput.py [--rows 20000] [--epochs 3]
-          [--batch-size 256] [--repeats 3] [--device cpu] [--quick]
+          [--batch-size 256] [--repeats 3] [--device cpu] [--threads N] [--quick]
 """
 
 import argparse
@@ -184,11 +184,16 @@ def main():
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument(
+        "--threads", type=int, default=None, help="torch threads (default: torch's)"
+    )
     parser.add_argument("--quick", action="store_true", help="2,000 rows, 1 repeat")
     args = parser.parse_args()
     if args.quick:
         args.rows, args.repeats, args.epochs = 2000, 1, 1
 
+    if args.threads:
+        torch.set_num_threads(args.threads)
     arrays, y = make_data(args.rows)
     frame = as_frame(arrays)
     arms = {

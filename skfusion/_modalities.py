@@ -11,7 +11,9 @@ Three input forms are understood:
    kind and shape.
 3. A dict of arrays ``{"tab": (n, d), "xray": (n, C, H, W)}``; a 3-D array
    ``(n, H, W)`` is a one-channel image. A boolean key ``"<name>__missing"``
-   of shape ``(n,)`` marks rows where that modality is absent.
+   of shape ``(n,)`` marks rows where that modality is absent. An image
+   modality may also be a :class:`~skfusion.preprocessing.LazyImages` of
+   paths, decoded batch by batch (missing paths mark the rows absent).
 
 Within a group, the names (prefix removed) say what the group is. This is
 the contract every skfusion transformer honours in ``get_feature_names_out``:
@@ -40,9 +42,12 @@ from .exceptions import ModalityError
 
 __all__ = [
     "ModalitySpec",
+    "all_finite",
     "check_tokens",
+    "is_lazy",
     "resolve_modalities",
     "split_dict",
+    "split_frame",
     "split_table",
 ]
 
@@ -402,6 +407,95 @@ def split_table(X, specs):
     return inputs
 
 
+#: Bytes converted (or checked for NaN) at a time: bounds the temporaries.
+CHUNK_BYTES = 32 * 2**20
+
+
+def all_finite(arr):
+    """``np.isfinite(arr).all()`` a chunk of rows at a time."""
+    arr = np.asarray(arr)
+    if arr.dtype.kind not in "fc" or arr.size == 0:
+        return True
+    if arr.ndim < 2:
+        return bool(np.isfinite(arr).all())
+    rows = max(1, CHUNK_BYTES // max(1, arr[0].nbytes))
+    return all(
+        np.isfinite(arr[start : start + rows]).all()
+        for start in range(0, len(arr), rows)
+    )
+
+
+def plain_numeric_frame(X):
+    """Whether X is a non-empty DataFrame of NumPy bool/int/float columns,
+    which :func:`split_frame` converts without copying it whole."""
+    import pandas as pd
+
+    if not isinstance(X, pd.DataFrame) or 0 in X.shape:
+        return False
+    return all(
+        isinstance(dtype, np.dtype) and dtype.kind in "biuf" for dtype in X.dtypes
+    )
+
+
+def _frame_columns(frame, positions):
+    """Columns at ``positions`` of a DataFrame as a float32 (n, k) array
+    (a view where pandas can give one)."""
+    first = positions[0]
+    if positions == list(range(first, first + len(positions))):
+        part = frame.iloc[:, first : first + len(positions)]  # no copy
+    else:
+        part = frame.iloc[:, positions]
+    return part.to_numpy(dtype=np.float32)
+
+
+def _column_steps(frame, positions):
+    """Cut ``positions`` in pieces of at most CHUNK_BYTES of float32."""
+    step = max(1, CHUNK_BYTES // (4 * max(len(frame), 1)))
+    for start in range(0, len(positions), step):
+        yield start, list(positions[start : start + step])
+
+
+def frame_all_finite(frame):
+    """Whether every cell of a plain numeric DataFrame is finite (chunked)."""
+    return all(
+        all_finite(_frame_columns(frame, part))
+        for _, part in _column_steps(frame, range(frame.shape[1]))
+    )
+
+
+def split_frame(frame, specs):
+    """:func:`split_table` straight from a plain numeric DataFrame.
+
+    Each modality's columns are converted to float32 into one C-contiguous
+    array, a chunk of columns at a time, so the whole table is never copied
+    (nor converted to float64 when its dtypes are mixed): the result is the
+    only full copy. Returns ``(inputs, finite)``; ``finite`` is False when
+    some cell is NaN or infinite (the caller reports the first one).
+    """
+    from .nn.network import PRESENT_KEY
+
+    n = len(frame)
+    inputs, finite = {}, True
+    for spec in specs:
+        out = np.empty((n, len(spec.columns)), dtype=np.float32)
+        for start, part in _column_steps(frame, spec.columns):
+            out[:, start : start + len(part)] = _frame_columns(frame, part)
+        finite = finite and all_finite(out)
+        inputs[spec.name] = out.reshape(n, *spec.shape)
+    flags = {
+        j: _frame_columns(frame, [spec.missing_column])[:, 0]
+        for j, spec in enumerate(specs)
+        if spec.has_missing
+    }
+    finite = finite and all(all_finite(flag) for flag in flags.values())
+    if finite and flags:
+        present = np.ones((n, len(specs)), dtype=np.float32)
+        for j, flag in flags.items():
+            present[:, j] = _presence(flag, specs[j].name)
+        inputs[PRESENT_KEY] = present
+    return inputs, finite
+
+
 def check_tokens(inputs, specs, *, reset):
     """Check token modalities hold integer ids below their vocabulary size.
 
@@ -432,10 +526,35 @@ def check_tokens(inputs, specs, *, reset):
     return out
 
 
+def is_lazy(value):
+    """Whether ``value`` is decoded batch by batch (a LazyImages)."""
+    return getattr(type(value), "_skfusion_lazy", False)
+
+
+def _lazy_spec(name, images, flagged):
+    shape = tuple(int(s) for s in images.shape[1:])
+    has_missing = flagged or images._may_be_missing()
+    return ModalitySpec(name, "image", shape, has_missing=has_missing)
+
+
+def _check_lazy(name, images, spec):
+    if spec.kind != "image" or tuple(images.shape[1:]) != tuple(spec.shape):
+        raise ModalityError(
+            f"X[{name!r}] is a LazyImages of {images.shape[1:]} images, but "
+            f"modality {name!r} was a {spec.kind} of shape {spec.shape} in "
+            "fit. Decode with an ImageLoader of the same size and color."
+        )
+
+
 def split_dict(X, specs=None):
     """Validate a dict of arrays; infer the specs when ``specs`` is None.
 
     Returns ``(inputs, specs)`` where ``inputs`` is the network's input dict.
+    A :class:`~skfusion.preprocessing.LazyImages` value stays as it is (no
+    image is decoded): it is an image modality whose presence starts from
+    its non-missing paths (and its ``"<name>__missing"`` flag, if given);
+    the batches mark unreadable images absent when they decode them. The
+    presence matrix is there whenever a modality can be absent.
     """
     from .nn.network import PRESENT_KEY
 
@@ -448,10 +567,18 @@ def split_dict(X, specs=None):
             raise ModalityError(
                 f"X has {name + '__' + MISSING_NAME!r} but no {name!r} array."
             )
+        if is_lazy(flags[name]):
+            raise ModalityError(
+                f"X[{name + '__' + MISSING_NAME!r}] is a LazyImages; it must be "
+                "an array of 0/1 flags."
+            )
     if specs is None:
         specs = []
         for name, arr in data.items():
             _check_name(name)
+            if is_lazy(arr):
+                specs.append(_lazy_spec(name, arr, name in flags))
+                continue
             arr = np.asarray(arr)
             if arr.ndim not in (2, 3, 4):
                 raise ModalityError(
@@ -481,18 +608,30 @@ def split_dict(X, specs=None):
         )
     inputs = {}
     for spec in specs:
-        arr = np.asarray(data[spec.name], dtype=np.float32)
+        value = data[spec.name]
+        if is_lazy(value):
+            _check_lazy(spec.name, value, spec)
+            inputs[spec.name] = value
+            continue
+        arr = np.asarray(value, dtype=np.float32)
         if arr.shape[1:] != spec.shape and arr.shape[1:] != spec.shape[1:]:
             raise ModalityError(
                 f"X[{spec.name!r}] has row shape {arr.shape[1:]}, expected "
                 f"{spec.shape} as in fit."
             )
         inputs[spec.name] = np.ascontiguousarray(arr.reshape(n, *spec.shape))
-    if any(s.has_missing for s in specs):
+    lazy = {name for name, value in inputs.items() if is_lazy(value)}
+    if any(s.has_missing for s in specs) or any(
+        inputs[name]._may_be_missing() for name in lazy
+    ):
         present = np.ones((n, len(specs)), dtype=np.float32)
         for j, spec in enumerate(specs):
-            if spec.has_missing:
-                flag = flags.get(spec.name)
+            flag = flags.get(spec.name)
+            if spec.name in lazy:
+                present[:, j] = ~inputs[spec.name].missing_paths()
+                if flag is not None:
+                    present[:, j] *= _presence(np.asarray(flag).reshape(n), spec.name)
+            elif spec.has_missing:
                 if flag is None:
                     raise ModalityError(
                         f"X lacks {spec.name + '__' + MISSING_NAME!r}, which it "

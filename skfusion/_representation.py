@@ -11,6 +11,8 @@ import torch
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
+from ._batching import iter_batches, unreadable_rows, warn_unreadable
+from ._modalities import is_lazy
 from ._training import PREDICT_BATCH
 
 __all__ = ["RepresentationMixin"]
@@ -23,24 +25,35 @@ class RepresentationMixin:
         """Call ``module_.<method>(**batch)`` over X in eval mode, batched.
 
         Outputs come back as float32 NumPy arrays (also under ``amp``).
+        Batches hold PREDICT_BATCH rows; a LazyImages input is decoded one
+        batch at a time (in the net's ``num_workers`` processes, if any).
         """
         check_is_fitted(self)
         inputs, _ = self._validate_X(X, reset=False)
         net = self.net_
         module, device = net.module_, torch.device(net.device)
         n = len(next(iter(inputs.values())))
+        batches = [
+            slice(start, start + PREDICT_BATCH) for start in range(0, n, PREDICT_BATCH)
+        ]
+        lazy = any(is_lazy(value) for value in inputs.values())
+        workers = getattr(net, "num_workers", 0) if lazy else 0
+        unreadable = {}
         outputs = []
         module.eval()
         with torch.inference_mode(), net.autocast():
-            for start in range(0, n, PREDICT_BATCH):
-                batch = {
-                    key: _to_device(value[start : start + PREDICT_BATCH], device)
-                    for key, value in inputs.items()
-                }
+            fetched = iter_batches(inputs, None, batches, num_workers=workers)
+            for rows, (batch, _) in zip(batches, fetched, strict=True):
+                if lazy:  # images that on_error="missing" turned absent
+                    for key, found in unreadable_rows(inputs, rows, batch).items():
+                        unreadable.setdefault(key, []).extend(found)
+                batch = {key: _to_device(value, device) for key, value in batch.items()}
                 out = getattr(module, method)(**batch)
                 outputs.append(
                     [_to_cpu(o) for o in out] if isinstance(out, list) else _to_cpu(out)
                 )
+        for key, found in unreadable.items():
+            warn_unreadable(key, found, stacklevel=4)
         if isinstance(outputs[0], list):
             return [torch.cat(parts).numpy() for parts in zip(*outputs, strict=True)]
         return torch.cat(outputs).numpy()

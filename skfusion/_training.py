@@ -162,14 +162,44 @@ def resolve_device(device):
     return device
 
 
-def _statistics(data, axes):
-    """Mean and std over ``axes`` (kept as broadcastable dims); std 0 -> 1."""
-    if not len(data):
-        shape = [1 if a in axes else n for a, n in enumerate(data.shape)][1:]
+def _statistics(data, axes, present=None, block=1024, num_workers=0, name=None):
+    """Mean and std over ``axes`` (kept as broadcastable dims); std 0 -> 1.
+
+    Streamed over the rows where ``present`` is true, ``block`` rows at a
+    time (:func:`skfusion._batching.present_blocks`): the float64 mean and
+    sum of squared deviations of each block are merged with Chan et al.'s
+    pairwise update. ``data`` is an array or a LazyImages, which is decoded
+    one block at a time (in ``num_workers`` processes when > 0) and never
+    held whole; both give bitwise the same statistics for the same pixels,
+    and an array is never copied whole. Images of a LazyImages that cannot
+    be read (``on_error="missing"``) are left out, with one warning naming
+    the modality ``name``.
+    """
+    from ._batching import present_blocks, warn_unreadable
+
+    shape = [1 if a in axes else n for a, n in enumerate(data.shape)][1:]
+    count, mean, m2 = 0, np.zeros(shape), np.zeros(shape)
+    unreadable = []
+    for chunk in present_blocks(data, present, block, num_workers, unreadable):
+        x = chunk.astype(np.float64)
+        k = x.size // mean.size  # values per statistic in this block
+        chunk_mean = x.mean(axis=axes, keepdims=True)[0]
+        np.subtract(x, chunk_mean, out=x)
+        chunk_m2 = np.square(x, out=x).sum(axis=axes, keepdims=True)[0]
+        total = count + k
+        delta = chunk_mean - mean
+        mean = mean + delta * (k / total)
+        m2 = m2 + chunk_m2 + delta**2 * (count * k / total)
+        count = total
+    if unreadable:
+        # build_network < _fit_network < fit < _fit_context < caller
+        warn_unreadable(name, unreadable, stacklevel=6)
+    if not count:
         return np.zeros(shape, np.float32), np.ones(shape, np.float32)
-    shift = data.mean(axis=axes, keepdims=True)[0]
-    scale = data.std(axis=axes, keepdims=True)[0]
-    return shift, np.where(scale > 1e-6, scale, 1.0)
+    scale = np.sqrt(m2 / count)
+    return mean.astype(np.float32), np.where(scale > 1e-6, scale, 1.0).astype(
+        np.float32
+    )
 
 
 def build_network(specs, inputs, n_outputs, params):
@@ -179,11 +209,13 @@ def build_network(specs, inputs, n_outputs, params):
     present. ``params`` is the estimator's ``get_params()``.
     """
     present = inputs.get(PRESENT_KEY)
+    # Statistics stream over the rows in blocks of one training batch: no
+    # copy of the present rows, and a LazyImages never decodes more at once.
+    block, workers = int(params["batch_size"]), n_workers(params.get("n_jobs"))
     encoders = {}
     for j, spec in enumerate(specs):
         data = inputs[spec.name]
-        if present is not None:
-            data = data[present[:, j] > 0]
+        rows = None if present is None else present[:, j] > 0
         if spec.kind == "tokens":
             encoders[spec.name] = TokenEncoder(
                 spec.vocab_size,
@@ -194,7 +226,9 @@ def build_network(specs, inputs, n_outputs, params):
                 params["dropout"],
             )
         elif spec.kind == "image":
-            shift, scale = _statistics(data, axes=(0, 2, 3))
+            shift, scale = _statistics(
+                data, (0, 2, 3), rows, block, num_workers=workers, name=spec.name
+            )
             encoders[spec.name] = CNNEncoder(
                 spec.shape[0],
                 params["latent_dim"],
@@ -204,7 +238,7 @@ def build_network(specs, inputs, n_outputs, params):
                 scale=scale,
             )
         else:
-            shift, scale = _statistics(data, axes=(0,))
+            shift, scale = _statistics(data, (0,), rows, block)
             encoders[spec.name] = MLPEncoder(
                 spec.shape[0],
                 params["latent_dim"],

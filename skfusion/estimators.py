@@ -27,17 +27,24 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import (
+    _check_y,
     check_array,
+    check_consistent_length,
     column_or_1d,
     validate_data,
 )
 from torch import nn
 
 from ._modalities import (
+    all_finite,
     check_tokens,
     describe,
+    frame_all_finite,
+    is_lazy,
+    plain_numeric_frame,
     resolve_modalities,
     split_dict,
+    split_frame,
     split_table,
 )
 from ._representation import RepresentationMixin
@@ -229,7 +236,8 @@ class _BaseCrossModal(RepresentationMixin, BaseEstimator):
                         f"{len(y)}."
                     )
             for name, arr in inputs.items():
-                if not np.isfinite(arr).all():
+                # LazyImages are decoded (and so checked) batch by batch.
+                if not is_lazy(arr) and not all_finite(arr):
                     raise ValueError(
                         f"Input X[{name!r}] contains NaN or inf; impute it or "
                         f"mark the rows absent with X[{name + '__missing'!r}]."
@@ -239,21 +247,49 @@ class _BaseCrossModal(RepresentationMixin, BaseEstimator):
         index = X.index if isinstance(X, pd.DataFrame) else None
         if isinstance(X, pd.DataFrame):
             _check_numeric_frame(X)
-        kwargs = dict(dtype=np.float32, ensure_all_finite=False, reset=reset)
+        # A DataFrame of NumPy numeric columns is converted per modality
+        # straight into the network's float32 arrays (split_frame): one copy
+        # of the data, with no float32 (or float64, for mixed dtypes) copy of
+        # the whole table first. Anything else goes through check_array.
+        frame = plain_numeric_frame(X)
+        kwargs = dict(reset=reset)
+        if frame:
+            kwargs["skip_check_array"] = True
+        else:
+            kwargs.update(dtype=np.float32, ensure_all_finite=False)
         if no_y:
             X = validate_data(self, X, **kwargs)
         else:
             X, y = validate_data(self, X, y, **kwargs, **self._y_validation)
+            if frame:  # what check_X_y does to y
+                y = _check_y(y, **self._y_validation, estimator=self)
+                check_consistent_length(X, y)
             y = self._check_y(y)
         names = getattr(self, "feature_names_in_", None)
-        message = _first_bad_cell(X, names, index)
-        if message:
-            raise ValueError(message)
+
+        def bad_cell():
+            values = X
+            if frame:
+                values = check_array(X, dtype=np.float32, ensure_all_finite=False)
+            return _first_bad_cell(values, names, index)
+
+        if not frame and not all_finite(X):
+            raise ValueError(bad_cell())
         if reset:
-            specs = resolve_modalities(names, X.shape[1], self.modalities)
+            try:
+                specs = resolve_modalities(names, X.shape[1], self.modalities)
+            except ModalityError:
+                if frame and not frame_all_finite(X):
+                    raise ValueError(bad_cell()) from None
+                raise
         else:
             specs = list(self.modalities_.values())
-        inputs = split_table(X, specs)
+        if frame:
+            inputs, finite = split_frame(X, specs)
+            if not finite:
+                raise ValueError(bad_cell())
+        else:
+            inputs = split_table(X, specs)
         specs = check_tokens(inputs, specs, reset=reset)
         if reset:
             self._set_specs(specs)

@@ -51,9 +51,21 @@ MINIBATCH_REASON = (
 )
 
 
+ULP_REASON = (
+    "torch's float32 CPU kernels block a one-row batch differently from a "
+    "many-row batch, so an output can differ by about one float32 ulp "
+    "(measured 1.5e-7) where the check allows 1e-7; whether a fit hits it "
+    "depends on its weights in the last bits. Batch invariance to 1e-6 is "
+    "tested in tests/test_estimators.py."
+)
+
+
 def expected_failed_checks(estimator):
     if isinstance(estimator, (CrossModalClassifier, CrossModalRegressor)):
-        return {"check_sample_weight_equivalence_on_dense_data": MINIBATCH_REASON}
+        return {
+            "check_sample_weight_equivalence_on_dense_data": MINIBATCH_REASON,
+            "check_methods_subset_invariance": ULP_REASON,
+        }
     return {}
 
 

@@ -461,3 +461,17 @@ def test_optimizer_by_name_or_class(two_modality_frame, optimizer):
         "weight_decay", 1e-4
     )
     assert clf.score(X, y) > 0.75
+
+
+def test_predictions_do_not_depend_on_the_batch(two_modality_frame):
+    """Row by row, in a subset or in the whole batch: the same outputs to
+    float32 rounding (torch's kernels may block batches of different sizes
+    differently, so exact equality is not promised)."""
+    X, y = two_modality_frame
+    clf = CrossModalClassifier(max_epochs=3, random_state=0).fit(X, y)
+    whole = clf.predict_proba(X)
+    one_by_one = np.vstack([clf.predict_proba(X.iloc[[i]]) for i in range(10)])
+    np.testing.assert_allclose(one_by_one, whole[:10], atol=1e-6, rtol=0)
+    np.testing.assert_allclose(
+        clf.transform(X.iloc[5:15]), clf.transform(X)[5:15], atol=1e-6
+    )

@@ -3,6 +3,7 @@
 from ._audio import AudioLoader
 from ._embed import ImageEmbedder
 from ._image import ImageLoader
+from ._lazy import LazyImages
 from ._sentence import SentenceEmbedder
 from ._tabular import AvailabilityIndicator
 from ._text import TextEmbedder
@@ -13,6 +14,7 @@ __all__ = [
     "AvailabilityIndicator",
     "ImageEmbedder",
     "ImageLoader",
+    "LazyImages",
     "SentenceEmbedder",
     "TextEmbedder",
     "TextTokenizer",
