@@ -17,7 +17,7 @@ import torch
 from skorch import NeuralNet
 from skorch.callbacks import EarlyStopping
 from skorch.dataset import ValidSplit, unpack_data
-from skorch.utils import to_tensor
+from skorch.utils import TeeGenerator, to_tensor
 from torch import nn
 
 from ._batching import batch_iterator
@@ -93,26 +93,37 @@ class WeightedNet(NeuralNet):
         """The mixed-precision context of this net (a no-op when amp=None)."""
         return autocast(self.amp, self.device)
 
-    def train_step_single(self, batch, **fit_params):
-        if self.amp is None:
-            return super().train_step_single(batch, **fit_params)
+    def train_step(self, batch, **fit_params):
+        """One optimizer step, in a hand-written loop's order.
+
+        Forward and loss (under ``autocast`` with ``amp``), then zero the
+        gradients, backward (scaled for fp16), then step: no closure, and
+        the gradients of the previous step are freed only after the forward
+        pass, as in the usual PyTorch loop. Optimizers that need a closure
+        (L-BFGS) take skorch's path.
+        """
+        if isinstance(self.optimizer_, torch.optim.LBFGS):
+            return super().train_step(batch, **fit_params)
         self._set_training(True)
         Xi, yi = unpack_data(batch)
         with self.autocast():
             y_pred = self.infer(Xi, **fit_params)
             loss = self.get_loss(y_pred, yi, X=Xi, training=True)
+        self._zero_grad_optimizer()
         scaler = self.grad_scaler_
         (loss if scaler is None else scaler.scale(loss)).backward()
-        return {"loss": loss, "y_pred": y_pred}
-
-    def _step_optimizer(self, step_fn):
-        scaler = getattr(self, "grad_scaler_", None)
+        self.notify(
+            "on_grad_computed",
+            named_parameters=TeeGenerator(self.get_all_learnable_params()),
+            batch=batch,
+            training=True,
+        )
         if scaler is None:
-            return super()._step_optimizer(step_fn)
-        step_fn()  # zero_grad, scaled backward
-        scaler.step(self.optimizer_)  # unscales; skips steps with inf/NaN
-        scaler.update()
-        return None
+            self.optimizer_.step()
+        else:
+            scaler.step(self.optimizer_)  # unscales; skips inf/NaN steps
+            scaler.update()
+        return {"loss": loss, "y_pred": y_pred}
 
     def evaluation_step(self, batch, training=False):
         with self.autocast():
