@@ -17,10 +17,11 @@ The network of (a) is the very module skfusion builds for this data
 (``skfusion._training.build_network``), re-initialised from the same seed,
 so both sides do the same arithmetic. Times include everything the caller
 waits for (input validation, conversions). Repetitions are interleaved
-(a, b, b', a, b, b', ...) and the table reports medians; ratios are
-samples/s of a candidate over samples/s of the hand loop measured in the
-same run. Peak RSS is sampled by a background thread every 5 ms during each
-call and reported above the RSS before the call.
+(a, b, b', then b', b, a, ...) and the table reports medians; a ratio is
+the candidate's samples/s over the hand loop's within one repeat (paired,
+so that the drift of a shared machine cancels), and the table gives the
+median ratio and its range. Peak RSS is sampled by a background thread
+every 5 ms during each call and reported above the RSS before the call.
 
 Data: 20,000 rows, 30 tabular features, a 384-dim text vector, a 1x32x32
 image; binary target with signal in every modality.
@@ -126,13 +127,16 @@ def hand_loop(arrays, y, args):
     inputs, specs = split_dict(arrays)
     torch.manual_seed(SEED)
     model = build_network(specs, inputs, 2, reference.get_params()).to(device)
+    initial = {k: v.clone() for k, v in model.state_dict().items()}
     tensors = {k: torch.from_numpy(v).to(device) for k, v in inputs.items()}
     target = torch.from_numpy(y).to(device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=1e-4)
     loss_fn = nn.CrossEntropyLoss()
     n = len(y)
 
     def fit():
+        # every fit starts from the same initial weights, as a refit does
+        model.load_state_dict(initial)
+        optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=1e-4)
         model.train()
         for _ in range(args.epochs):
             order = torch.randperm(n, device=device)
@@ -210,8 +214,11 @@ def main():
     for fit, predict in arms.values():  # warm-up: allocator, kernels, caches
         fit()
         predict()
+    names = list(arms)
     for rep in range(args.repeats):
-        for name, (fit, predict) in arms.items():
+        # alternate the order so that no arm always runs first or last
+        for name in names if rep % 2 == 0 else names[::-1]:
+            fit, predict = arms[name]
             t, rss = measure(fit)
             results[name]["fit"].append(t)
             results[name]["fit_rss"].append(rss)
@@ -226,8 +233,6 @@ def main():
 
     n_fit = args.rows * args.epochs
     hand = results["hand loop (a)"]
-    hand_fit = n_fit / statistics.median(hand["fit"])
-    hand_pred = args.rows / statistics.median(hand["predict"])
     print()
     print(
         f"# throughput, {datetime.date.today()}, {platform.machine()}, "
@@ -235,8 +240,9 @@ def main():
         f"threads, device {args.device}"
     )
     print(
-        f"# {args.rows} rows, {args.epochs} epochs, batch {args.batch_size}, "
-        f"medians of {args.repeats} interleaved repeats"
+        f"# {args.rows} rows, {args.epochs} epochs, batch {args.batch_size}; "
+        f"{args.repeats} interleaved repeats: samples/s are medians, ratios are "
+        "medians (and ranges) of the ratios paired within each repeat"
     )
     print()
     print(
@@ -244,12 +250,18 @@ def main():
         "| fit peak RSS (MiB) | predict peak RSS (MiB) |"
     )
     print("| --- | --- | --- | --- | --- | --- | --- |")
+
+    def ratio(arm, key):
+        paired = [h / t for h, t in zip(hand[key], arm[key], strict=True)]
+        low, high = min(paired), max(paired)
+        return f"{statistics.median(paired):.2f} ({low:.2f}-{high:.2f})"
+
     for name, r in results.items():
         fit_sps = n_fit / statistics.median(r["fit"])
         pred_sps = args.rows / statistics.median(r["predict"])
         print(
-            f"| {name} | {fit_sps:,.0f} | {fit_sps / hand_fit:.2f} | {pred_sps:,.0f} "
-            f"| {pred_sps / hand_pred:.2f} | {max(r['fit_rss']) / 2**20:.0f} "
+            f"| {name} | {fit_sps:,.0f} | {ratio(r, 'fit')} | {pred_sps:,.0f} "
+            f"| {ratio(r, 'predict')} | {max(r['fit_rss']) / 2**20:.0f} "
             f"| {max(r['pred_rss']) / 2**20:.0f} |"
         )
     data_mib = sum(a.nbytes for a in arrays.values()) / 2**20
