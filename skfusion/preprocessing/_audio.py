@@ -14,11 +14,16 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import (
     _check_feature_names_in,
     check_is_fitted,
-    validate_data,
 )
 
 from ..exceptions import AudioReadError, SkfusionDataWarning
-from ._utils import _as_object_columns, _column_names, _describe_row, _is_missing
+from ._utils import (
+    _column_names,
+    _describe_row,
+    _is_missing,
+    _PathColumnMixin,
+    _ReadError,
+)
 
 __all__ = ["AudioLoader", "AudioReadError"]
 
@@ -26,7 +31,7 @@ _SILENCE = 1e-10  # peak mel power below -100 dB re full scale: silence
 _MAX_ROWS_LISTED = 10
 
 
-class AudioLoader(TransformerMixin, BaseEstimator):
+class AudioLoader(_PathColumnMixin, TransformerMixin, BaseEstimator):
     """Load a column of WAV paths as fixed-size log-mel spectrograms in [0, 1].
 
     Each row becomes a one-channel image of shape ``(1, n_mels, n_frames)``
@@ -149,6 +154,9 @@ class AudioLoader(TransformerMixin, BaseEstimator):
     >>> loader.get_feature_names_out()[[0, 31, 32]].tolist()
     ['pixel_0_0_0', 'pixel_0_7_3', 'missing']
     """
+
+    _file_kind, _a_file = "audio", "a WAV file"
+    _example_step = '("voice", AudioLoader(), "voice_path")'
 
     _parameter_constraints: dict = {
         "sample_rate": [Interval(Integral, 1, None, closed="left")],
@@ -294,43 +302,7 @@ class AudioLoader(TransformerMixin, BaseEstimator):
             names.append("missing")
         return np.asarray(names, dtype=object)
 
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.one_d_array = True
-        tags.input_tags.two_d_array = False
-        tags.input_tags.string = True
-        tags.input_tags.allow_nan = True
-        tags.transformer_tags.preserves_dtype = []
-        return tags
-
     # -- internals -------------------------------------------------------
-
-    def _validate_column(self, X, *, reset):
-        X_checked, values, index = _as_object_columns(X, caller="AudioLoader")
-        if values.shape[1] != 1:
-            raise ValueError(
-                "AudioLoader takes one column of audio paths, got "
-                f"{values.shape[1]} columns {_column_names(X_checked)}. Use one "
-                "AudioLoader per audio column in a ColumnTransformer, e.g. "
-                '("voice", AudioLoader(), "voice_path").'
-            )
-        validate_data(self, X_checked, reset=reset, skip_check_array=True)
-        return X_checked, values, index
-
-    def _resolve(self, value):
-        if not isinstance(value, str | os.PathLike):
-            raise _ReadError(
-                f"{value!r} (type {type(value).__name__}) is not a path; "
-                "expected a str or path-like value"
-            )
-        path = os.fspath(value)
-        if self.root is not None and not os.path.isabs(path):
-            path = os.path.join(os.fspath(self.root), path)
-        if not os.path.exists(path):
-            raise _ReadError(f"{path!r} does not exist")
-        if os.path.isdir(path):
-            raise _ReadError(f"{path!r} is a directory, not a WAV file")
-        return path
 
     def _load_into(self, value, view):
         """Decode one file into ``view`` (a (n_mels, n_frames) float32 view)."""
@@ -373,10 +345,6 @@ class AudioLoader(TransformerMixin, BaseEstimator):
         floor = 10.0 ** (-self.top_db / 10.0)
         db = 10.0 * np.log10(np.maximum(mel / peak, floor))  # in [-top_db, 0]
         view[:, :count] = np.clip(1.0 + db / self.top_db, 0.0, 1.0)
-
-
-class _ReadError(Exception):
-    """Internal: why one path could not be read (message without the row)."""
 
 
 def _read_wav(path):

@@ -17,7 +17,6 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import (
     _check_feature_names_in,
     check_is_fitted,
-    validate_data,
 )
 from torch import nn
 from tqdm import tqdm
@@ -36,7 +35,12 @@ from ._embed_store import (
     _store,
 )
 from ._image import ImageLoader
-from ._utils import _as_object_columns, _column_names, _describe_row, _is_missing
+from ._utils import (
+    _column_names,
+    _describe_row,
+    _is_missing,
+    _PathColumnMixin,
+)
 
 __all__ = ["ImageEmbedder"]
 
@@ -82,7 +86,7 @@ class _RandomConvEncoder(nn.Module):
         return self.features(x)
 
 
-class ImageEmbedder(TransformerMixin, BaseEstimator):
+class ImageEmbedder(_PathColumnMixin, TransformerMixin, BaseEstimator):
     """Embed a column of image paths with a frozen torch encoder, streamed.
 
     The images are decoded by an :class:`ImageLoader` and encoded
@@ -218,6 +222,9 @@ class ImageEmbedder(TransformerMixin, BaseEstimator):
     >>> embedder.cache_info()
     CacheInfo(hits=1, misses=0, encoded=0, written=0, corrupt=0)
     """
+
+    _file_kind = "image"
+    _example_step = '("xray", ImageEmbedder(), "xray_path")'
 
     _parameter_constraints: dict = {
         "encoder": [nn.Module, str, os.PathLike, None],
@@ -409,15 +416,6 @@ class ImageEmbedder(TransformerMixin, BaseEstimator):
             names.append("missing")
         return np.asarray(names, dtype=object)
 
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.one_d_array = True
-        tags.input_tags.two_d_array = False
-        tags.input_tags.string = True
-        tags.input_tags.allow_nan = True
-        tags.transformer_tags.preserves_dtype = []
-        return tags
-
     def __getstate__(self):
         state = dict(super().__getstate__())
         if "_encoder_archive" in state:  # reloaded from the file's bytes
@@ -438,18 +436,6 @@ class ImageEmbedder(TransformerMixin, BaseEstimator):
             self.encoder_ = _freeze(self.encoder_, self.device_)
 
     # -- internals -------------------------------------------------------
-
-    def _validate_column(self, X, *, reset):
-        X_checked, values, index = _as_object_columns(X, caller="ImageEmbedder")
-        if values.shape[1] != 1:
-            raise ValueError(
-                "ImageEmbedder takes one column of image paths, got "
-                f"{values.shape[1]} columns {_column_names(X_checked)}. Use one "
-                "ImageEmbedder per image column in a ColumnTransformer, e.g. "
-                '("xray", ImageEmbedder(), "xray_path").'
-            )
-        validate_data(self, X_checked, reset=reset, skip_check_array=True)
-        return X_checked, values, index
 
     def _lookup(self, values, rows, cache, out, missing, counts):
         """Fill the cached rows of ``out``; return the others and their keys."""

@@ -12,12 +12,17 @@ from sklearn.utils._param_validation import Interval, InvalidParameterError, Str
 from sklearn.utils.validation import (
     _check_feature_names_in,
     check_is_fitted,
-    validate_data,
 )
 
 from ..exceptions import ImageReadError, SkfusionDataWarning
 from ._dicom import DicomReadError, fit_into, read_dicom, sniff_dicom
-from ._utils import _as_object_columns, _column_names, _describe_row, _is_missing
+from ._utils import (
+    _column_names,
+    _describe_row,
+    _is_missing,
+    _PathColumnMixin,
+    _ReadError,
+)
 
 __all__ = ["ImageLoader"]
 
@@ -25,7 +30,7 @@ _HIGH_BIT_MODES = {"I", "I;16", "I;16L", "I;16B", "I;16N"}
 _MAX_ROWS_LISTED = 10
 
 
-class ImageLoader(TransformerMixin, BaseEstimator):
+class ImageLoader(_PathColumnMixin, TransformerMixin, BaseEstimator):
     """Load a column of image paths as fixed-size float32 pixels in [0, 1].
 
     Each path is opened with Pillow (PNG, JPEG, TIFF, BMP, ...; the first
@@ -129,6 +134,9 @@ class ImageLoader(TransformerMixin, BaseEstimator):
     >>> loader.get_feature_names_out()[[0, 5, 6]].tolist()
     ['pixel_0_0_0', 'pixel_0_1_2', 'missing']
     """
+
+    _file_kind, _a_file = "image", "an image file"
+    _example_step = '("xray", ImageLoader(), "xray_path")'
 
     _parameter_constraints: dict = {
         "size": [Interval(Integral, 1, None, closed="left"), tuple],
@@ -264,43 +272,7 @@ class ImageLoader(TransformerMixin, BaseEstimator):
             names.append("missing")
         return np.asarray(names, dtype=object)
 
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.one_d_array = True
-        tags.input_tags.two_d_array = False
-        tags.input_tags.string = True
-        tags.input_tags.allow_nan = True
-        tags.transformer_tags.preserves_dtype = []
-        return tags
-
     # -- internals -------------------------------------------------------
-
-    def _validate_column(self, X, *, reset):
-        X_checked, values, index = _as_object_columns(X, caller="ImageLoader")
-        if values.shape[1] != 1:
-            raise ValueError(
-                "ImageLoader takes one column of image paths, got "
-                f"{values.shape[1]} columns {_column_names(X_checked)}. Use one "
-                "ImageLoader per image column in a ColumnTransformer, e.g. "
-                '("xray", ImageLoader(), "xray_path").'
-            )
-        validate_data(self, X_checked, reset=reset, skip_check_array=True)
-        return X_checked, values, index
-
-    def _resolve(self, value):
-        if not isinstance(value, str | os.PathLike):
-            raise _ReadError(
-                f"{value!r} (type {type(value).__name__}) is not a path; "
-                "expected a str or path-like value"
-            )
-        path = os.fspath(value)
-        if self.root is not None and not os.path.isabs(path):
-            path = os.path.join(os.fspath(self.root), path)
-        if not os.path.exists(path):
-            raise _ReadError(f"{path!r} does not exist")
-        if os.path.isdir(path):
-            raise _ReadError(f"{path!r} is a directory, not an image file")
-        return path
 
     def _load_into(self, value, view):
         """Decode one image into ``view`` (a (C, H, W) float32 view of a row)."""
@@ -342,10 +314,6 @@ class ImageLoader(TransformerMixin, BaseEstimator):
         np.divide(pixels, np.float32(scale), out=view, dtype=np.float32)
         if clip:
             np.clip(view, 0.0, 1.0, out=view)
-
-
-class _ReadError(Exception):
-    """Internal: why one path could not be read (message without the row)."""
 
 
 def _normalise_mode(im, color):

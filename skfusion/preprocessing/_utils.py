@@ -1,8 +1,11 @@
 """Input helpers shared by the modality transformers (one column of values)."""
 
+import os
+
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
+from sklearn.utils.validation import validate_data
 
 
 def _as_object_columns(X, *, caller, reject_1d_numeric=False):
@@ -76,3 +79,60 @@ def _describe_row(position, index):
     if index is None:
         return f"row {position}"
     return f"row {position} (index label {index[position]!r})"
+
+
+class _ReadError(Exception):
+    """Internal: why one path could not be read (message without the row)."""
+
+
+class _PathColumnMixin:
+    """One column of file paths: input checks, path resolution and tags.
+
+    Used by the transformers that read files (images, audio). A subclass
+    sets ``_file_kind`` ("image", "audio"), ``_a_file`` (how an error names
+    a readable file) and ``_example_step`` (a ColumnTransformer step for the
+    one-column error), and has a ``root`` parameter.
+    """
+
+    _file_kind = "file"
+    _a_file = "a file"
+    _example_step = '("col", Transformer(), "col_path")'
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.one_d_array = True
+        tags.input_tags.two_d_array = False
+        tags.input_tags.string = True
+        tags.input_tags.allow_nan = True
+        tags.transformer_tags.preserves_dtype = []
+        return tags
+
+    def _validate_column(self, X, *, reset):
+        name = type(self).__name__
+        X_checked, values, index = _as_object_columns(X, caller=name)
+        if values.shape[1] != 1:
+            raise ValueError(
+                f"{name} takes one column of {self._file_kind} paths, got "
+                f"{values.shape[1]} columns {_column_names(X_checked)}. Use one "
+                f"{name} per {self._file_kind} column in a ColumnTransformer, "
+                f"e.g. {self._example_step}."
+            )
+        validate_data(self, X_checked, reset=reset, skip_check_array=True)
+        return X_checked, values, index
+
+    def _resolve(self, value):
+        """The file's path (``root`` prepended to a relative one), or
+        :class:`_ReadError` saying why ``value`` names no readable file."""
+        if not isinstance(value, str | os.PathLike):
+            raise _ReadError(
+                f"{value!r} (type {type(value).__name__}) is not a path; "
+                "expected a str or path-like value"
+            )
+        path = os.fspath(value)
+        if self.root is not None and not os.path.isabs(path):
+            path = os.path.join(os.fspath(self.root), path)
+        if not os.path.exists(path):
+            raise _ReadError(f"{path!r} does not exist")
+        if os.path.isdir(path):
+            raise _ReadError(f"{path!r} is a directory, not {self._a_file}")
+        return path
