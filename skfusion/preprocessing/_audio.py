@@ -21,6 +21,7 @@ from ._utils import (
     _column_names,
     _describe_row,
     _is_missing,
+    _output_names,
     _PathColumnMixin,
     _ReadError,
 )
@@ -298,9 +299,7 @@ class AudioLoader(_PathColumnMixin, TransformerMixin, BaseEstimator):
         _check_feature_names_in(self, input_features)
         _, n_mels, n_frames = self.image_shape_
         names = [f"pixel_0_{m}_{t}" for m in range(n_mels) for t in range(n_frames)]
-        if self.add_indicator:
-            names.append("missing")
-        return np.asarray(names, dtype=object)
+        return _output_names(names, self.add_indicator)
 
     # -- internals -------------------------------------------------------
 

@@ -39,6 +39,7 @@ from ._utils import (
     _column_names,
     _describe_row,
     _is_missing,
+    _output_names,
     _PathColumnMixin,
 )
 
@@ -412,9 +413,7 @@ class ImageEmbedder(_PathColumnMixin, TransformerMixin, BaseEstimator):
         check_is_fitted(self, "embedding_dim_")
         _check_feature_names_in(self, input_features)
         names = [f"embedding_{i}" for i in range(self.embedding_dim_)]
-        if self.add_indicator:
-            names.append("missing")
-        return np.asarray(names, dtype=object)
+        return _output_names(names, self.add_indicator)
 
     def __getstate__(self):
         state = dict(super().__getstate__())

@@ -20,6 +20,7 @@ from ._utils import (
     _column_names,
     _describe_row,
     _is_missing,
+    _output_names,
     _PathColumnMixin,
     _ReadError,
 )
@@ -268,9 +269,7 @@ class ImageLoader(_PathColumnMixin, TransformerMixin, BaseEstimator):
             for y in range(height)
             for x in range(width)
         ]
-        if self.add_indicator:
-            names.append("missing")
-        return np.asarray(names, dtype=object)
+        return _output_names(names, self.add_indicator)
 
     # -- internals -------------------------------------------------------
 

@@ -20,7 +20,11 @@ from sklearn.utils.validation import (
 
 from .._training import resolve_device
 from ._text import _documents
-from ._utils import _as_object_columns, _check_not_empty
+from ._utils import (
+    _check_not_empty,
+    _output_names,
+    _TextColumnMixin,
+)
 
 __all__ = ["SentenceEmbedder"]
 
@@ -35,7 +39,7 @@ _HOW_TO = (
 )
 
 
-class SentenceEmbedder(TransformerMixin, BaseEstimator):
+class SentenceEmbedder(_TextColumnMixin, TransformerMixin, BaseEstimator):
     """Embed free text with a local sentence-transformers model.
 
     Each text is encoded by a pretrained `sentence-transformers
@@ -234,16 +238,7 @@ class SentenceEmbedder(TransformerMixin, BaseEstimator):
         check_is_fitted(self, "embedding_dim_")
         _check_feature_names_in(self, input_features)
         names = [f"embedding_{i}" for i in range(self.embedding_dim_)]
-        if self.add_indicator:
-            names.append("missing")
-        return np.asarray(names, dtype=object)
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.string = True
-        tags.input_tags.allow_nan = True
-        tags.transformer_tags.preserves_dtype = []
-        return tags
+        return _output_names(names, self.add_indicator)
 
     # -- persistence -----------------------------------------------------
 
@@ -269,9 +264,6 @@ class SentenceEmbedder(TransformerMixin, BaseEstimator):
                 model.to(device)
 
     # -- internals -------------------------------------------------------
-
-    def _as_columns(self, X):
-        return _as_object_columns(X, caller=type(self).__name__, reject_1d_numeric=True)
 
     def _load_model(self, device):
         """The model on ``device`` in eval mode, and its directory or None."""

@@ -20,10 +20,11 @@ from sklearn.utils.validation import (
 )
 
 from ._utils import (
-    _as_object_columns,
     _check_not_empty,
     _column_names,
     _is_missing,
+    _output_names,
+    _TextColumnMixin,
 )
 
 __all__ = ["TextEmbedder"]
@@ -35,7 +36,7 @@ _TOKEN_PATTERN = r"(?u)\b\w+\b"
 # -- the transformer ----------------------------------------------------------
 
 
-class TextEmbedder(TransformerMixin, BaseEstimator):
+class TextEmbedder(_TextColumnMixin, TransformerMixin, BaseEstimator):
     """Embed free text as dense vectors with TF-IDF and truncated SVD (LSA).
 
     Nothing is downloaded: the vocabulary and the projection are learnt from
@@ -236,23 +237,9 @@ class TextEmbedder(TransformerMixin, BaseEstimator):
         check_is_fitted(self, "n_features_in_")
         _check_feature_names_in(self, input_features)
         names = [f"text_{i}" for i in range(self.n_components)]
-        if self.add_indicator:
-            names.append("missing")
-        return np.asarray(names, dtype=object)
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.string = True
-        tags.input_tags.allow_nan = True
-        # one_d_array stays False although 1-D text input is accepted:
-        # scikit-learn's checks read that tag as "1-D input only".
-        tags.transformer_tags.preserves_dtype = []
-        return tags
+        return _output_names(names, self.add_indicator)
 
     # -- internals -------------------------------------------------------
-
-    def _as_columns(self, X):
-        return _as_object_columns(X, caller=type(self).__name__, reject_1d_numeric=True)
 
     def _fit(self, X):
         """Fit and return the TF-IDF matrix of the present rows and the mask."""

@@ -14,7 +14,12 @@ from sklearn.utils.validation import (
 )
 
 from ._text import _TOKEN_PATTERN, _documents
-from ._utils import _as_object_columns, _check_not_empty, _column_names
+from ._utils import (
+    _check_not_empty,
+    _column_names,
+    _output_names,
+    _TextColumnMixin,
+)
 
 __all__ = ["TextTokenizer"]
 
@@ -22,7 +27,7 @@ __all__ = ["TextTokenizer"]
 _MAX_VOCABULARY = 2**24 - 2
 
 
-class TextTokenizer(TransformerMixin, BaseEstimator):
+class TextTokenizer(_TextColumnMixin, TransformerMixin, BaseEstimator):
     """Turn free text into fixed-length rows of token ids.
 
     The vocabulary is learnt in ``fit``: words (runs of letters and digits,
@@ -226,21 +231,9 @@ class TextTokenizer(TransformerMixin, BaseEstimator):
         check_is_fitted(self, "vocab_size_")
         _check_feature_names_in(self, input_features)
         names = [f"token_{i}_vocab_{self.vocab_size_}" for i in range(self.max_length)]
-        if self.add_indicator:
-            names.append("missing")
-        return np.asarray(names, dtype=object)
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.string = True
-        tags.input_tags.allow_nan = True
-        tags.transformer_tags.preserves_dtype = []
-        return tags
+        return _output_names(names, self.add_indicator)
 
     # -- internals -------------------------------------------------------
-
-    def _as_columns(self, X):
-        return _as_object_columns(X, caller=type(self).__name__, reject_1d_numeric=True)
 
     def _words(self, doc, limit=None):
         text = doc.lower() if self.lowercase else doc

@@ -81,6 +81,30 @@ def _describe_row(position, index):
     return f"row {position} (index label {index[position]!r})"
 
 
+def _output_names(names, add_indicator):
+    """Output feature names: ``names``, then ``missing`` when indicated."""
+    names = list(names)
+    if add_indicator:
+        names.append("missing")
+    return np.asarray(names, dtype=object)
+
+
+class _TextColumnMixin:
+    """Free-text input (one or more columns of texts): tags and conversion."""
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.string = True
+        tags.input_tags.allow_nan = True
+        # one_d_array stays False although 1-D text input is accepted:
+        # scikit-learn's checks read that tag as "1-D input only".
+        tags.transformer_tags.preserves_dtype = []
+        return tags
+
+    def _as_columns(self, X):
+        return _as_object_columns(X, caller=type(self).__name__, reject_1d_numeric=True)
+
+
 class _ReadError(Exception):
     """Internal: why one path could not be read (message without the row)."""
 
