@@ -6,6 +6,9 @@ A mixin for the estimators of :mod:`skfusion.estimators`; it relies on their
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+
 import numpy as np
 import torch
 from sklearn.utils.metaestimators import available_if
@@ -14,8 +17,48 @@ from sklearn.utils.validation import check_is_fitted
 from ._batching import iter_batches, unreadable_rows, warn_unreadable
 from ._modalities import is_lazy
 from ._training import PREDICT_BATCH
+from .nn.network import PRESENT_KEY
 
-__all__ = ["RepresentationMixin"]
+__all__ = ["RepresentationMixin", "modalities_absent"]
+
+#: Modality names that inference treats as absent in every row (see
+#: :func:`modalities_absent`); a context variable, so threads do not share it.
+_ABSENT = contextvars.ContextVar("skfusion_absent", default=frozenset())
+
+
+@contextlib.contextmanager
+def modalities_absent(names):
+    """Within the block, inference treats the modalities ``names`` as absent.
+
+    Every fusion masks an absent modality exactly as it masks a row whose
+    ``missing`` indicator is 1, so this is "what would the model say without
+    this modality" (used by :func:`skfusion.inspection.modality_importance`
+    with ``strategy="mask"``). Training is not affected.
+    """
+    token = _ABSENT.set(frozenset(names))
+    try:
+        yield
+    finally:
+        _ABSENT.reset(token)
+
+
+def _mark_absent(inputs, modalities):
+    """``inputs`` with the presence of the context's absent modalities zeroed
+    (a new presence matrix: the caller's arrays are never written)."""
+    absent = _ABSENT.get()
+    if not absent:
+        return inputs
+    names = list(modalities)
+    n = len(next(iter(inputs.values())))
+    present = inputs.get(PRESENT_KEY)
+    present = (
+        np.ones((n, len(names)), dtype=np.float32)
+        if present is None
+        else np.array(present, dtype=np.float32)
+    )
+    for name in absent:
+        present[:, names.index(name)] = 0.0
+    return {**inputs, PRESENT_KEY: present}
 
 
 class RepresentationMixin:
@@ -30,6 +73,7 @@ class RepresentationMixin:
         """
         check_is_fitted(self)
         inputs, _ = self._validate_X(X, reset=False)
+        inputs = _mark_absent(inputs, self.modalities_)
         net = self.net_
         module, device = net.module_, torch.device(net.device)
         n = len(next(iter(inputs.values())))

@@ -1,0 +1,16 @@
+"""Which modality drove a prediction: importance, fusion weights, plots.
+
+The Display classes need matplotlib (``pip install "skfusion[plot]"``),
+imported only when a plot is drawn.
+"""
+
+from ._importance import modality_availability, modality_importance, modality_weights
+
+
+__all__ = [
+    "ModalityImportanceDisplay",
+    "TrainingCurveDisplay",
+    "modality_availability",
+    "modality_importance",
+    "modality_weights",
+]
