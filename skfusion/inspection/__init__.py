@@ -5,7 +5,7 @@ imported only when a plot is drawn.
 """
 
 from ._importance import modality_availability, modality_importance, modality_weights
-
+from ._plot import ModalityImportanceDisplay, TrainingCurveDisplay
 
 __all__ = [
     "ModalityImportanceDisplay",
