@@ -213,19 +213,28 @@ def _statistics(data, axes, present=None, block=1024, num_workers=0, name=None):
     )
 
 
+def _placeholder_statistics(shape):
+    """Shift 0 and scale 1 of ``shape``: statistics to be overwritten."""
+    return np.zeros(shape, np.float32), np.ones(shape, np.float32)
+
+
 def build_network(specs, inputs, n_outputs, params):
     """A CrossModalNet for these modalities, standardised on the training rows.
 
     Each encoder's input statistics come from the rows where its modality is
-    present. ``params`` is the estimator's ``get_params()``.
+    present. ``params`` is the estimator's ``get_params()``. ``inputs=None``
+    builds the same network without data, with placeholder statistics
+    (shift 0, scale 1) of the right shapes: for a network whose weights and
+    statistics are then loaded with ``load_state_dict``
+    (:mod:`skfusion._persistence`).
     """
-    present = inputs.get(PRESENT_KEY)
+    present = None if inputs is None else inputs.get(PRESENT_KEY)
     # Statistics stream over the rows in blocks of one training batch: no
     # copy of the present rows, and a LazyImages never decodes more at once.
     block, workers = int(params["batch_size"]), n_workers(params.get("n_jobs"))
     encoders = {}
     for j, spec in enumerate(specs):
-        data = inputs[spec.name]
+        data = None if inputs is None else inputs[spec.name]
         rows = None if present is None else present[:, j] > 0
         if spec.kind == "tokens":
             encoders[spec.name] = TokenEncoder(
@@ -237,8 +246,12 @@ def build_network(specs, inputs, n_outputs, params):
                 params["dropout"],
             )
         elif spec.kind == "image":
-            shift, scale = _statistics(
-                data, (0, 2, 3), rows, block, num_workers=workers, name=spec.name
+            shift, scale = (
+                _placeholder_statistics((spec.shape[0], 1, 1))
+                if data is None
+                else _statistics(
+                    data, (0, 2, 3), rows, block, num_workers=workers, name=spec.name
+                )
             )
             encoders[spec.name] = CNNEncoder(
                 spec.shape[0],
@@ -249,7 +262,11 @@ def build_network(specs, inputs, n_outputs, params):
                 scale=scale,
             )
         else:
-            shift, scale = _statistics(data, (0,), rows, block)
+            shift, scale = (
+                _placeholder_statistics(spec.shape)
+                if data is None
+                else _statistics(data, (0,), rows, block)
+            )
             encoders[spec.name] = MLPEncoder(
                 spec.shape[0],
                 params["latent_dim"],

@@ -47,6 +47,7 @@ from ._modalities import (
     split_frame,
     split_table,
 )
+from ._persistence import PersistenceMixin
 from ._representation import RepresentationMixin
 from ._training import (
     FUSIONS,
@@ -103,7 +104,7 @@ def _check_numeric_frame(X):
             )
 
 
-class _BaseCrossModal(RepresentationMixin, BaseEstimator):
+class _BaseCrossModal(PersistenceMixin, RepresentationMixin, BaseEstimator):
     """Shared parameters, fitting and inference; subclasses own the target."""
 
     _parameter_constraints: dict = {
@@ -420,8 +421,8 @@ class CrossModalClassifier(ClassifierMixin, _BaseCrossModal):
     device : {"cpu", "cuda", "auto"} or str, default="cpu"
         Torch device. "auto" uses CUDA when available; "cuda" without CUDA
         falls back to the CPU with a warning. A model fitted on a GPU
-        unpickles and predicts on a CPU-only machine (skorch maps it to the
-        CPU with a warning).
+        unpickles and predicts on a CPU-only machine (it is loaded on the
+        CPU with a ``DeviceWarning``).
     amp : {"bf16", "fp16"} or None, default=None
         Mixed precision in training and prediction: ``torch.autocast`` with
         bfloat16 (no loss scaling needed) or float16 (with a gradient
@@ -470,6 +471,14 @@ class CrossModalClassifier(ClassifierMixin, _BaseCrossModal):
     ``sample_weight`` and ``class_weight`` multiply each row's loss; the
     combined weights are rescaled to mean 1 over the training rows, so the
     learning rate keeps its meaning.
+
+    Persistence: pickle, joblib, ``copy.deepcopy`` and ``skops.io`` save a
+    fitted estimator as plain data (the network's weights and statistics as
+    NumPy arrays, its history as lists), so ``skops.io.load`` needs only
+    this class to be trusted. Loading rebuilds the network in eval mode on
+    the device it was fitted on (on the CPU, with a ``DeviceWarning``, when
+    that GPU is absent); it predicts and transforms exactly as before. The
+    optimizer state is not kept: ``fit`` always starts afresh.
 
     Examples
     --------
@@ -673,6 +682,11 @@ amp, n_jobs, random_state, verbose
     n_iter_, loss_curve_, validation_loss_curve_, n_features_in_, \
 feature_names_in_
         As in :class:`CrossModalClassifier`.
+
+    Notes
+    -----
+    Persistence (pickle, joblib, ``skops.io``) as in
+    :class:`CrossModalClassifier`.
 
     Examples
     --------

@@ -21,6 +21,7 @@ from sklearn.utils.validation import (
 from torch import nn
 from tqdm import tqdm
 
+from .._persistence import SkopsRefusalMixin
 from .._training import resolve_device
 from ..exceptions import ImageReadError, SkfusionDataWarning
 from ._embed_store import (
@@ -87,7 +88,9 @@ class _RandomConvEncoder(nn.Module):
         return self.features(x)
 
 
-class ImageEmbedder(_PathColumnMixin, TransformerMixin, BaseEstimator):
+class ImageEmbedder(
+    SkopsRefusalMixin, _PathColumnMixin, TransformerMixin, BaseEstimator
+):
     """Embed a column of image paths with a frozen torch encoder, streamed.
 
     The images are decoded by an :class:`ImageLoader` and encoded

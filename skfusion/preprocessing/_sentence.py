@@ -18,6 +18,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
+from .._persistence import SkopsRefusalMixin
 from .._training import resolve_device
 from ._text import _documents
 from ._utils import (
@@ -39,7 +40,9 @@ _HOW_TO = (
 )
 
 
-class SentenceEmbedder(_TextColumnMixin, TransformerMixin, BaseEstimator):
+class SentenceEmbedder(
+    SkopsRefusalMixin, _TextColumnMixin, TransformerMixin, BaseEstimator
+):
     """Embed free text with a local sentence-transformers model.
 
     Each text is encoded by a pretrained `sentence-transformers
@@ -109,8 +112,11 @@ class SentenceEmbedder(_TextColumnMixin, TransformerMixin, BaseEstimator):
     Notes
     -----
     Input is as for :class:`TextEmbedder`: a column of texts, or a table whose
-    non-missing cells are joined per row. Encoding runs in inference mode and
-    leaves torch's global random state untouched.
+    non-missing cells are joined per row; non-string cells are converted to
+    text (bytes decoded as UTF-8, anything else through ``str``). A text
+    longer than the model's window is truncated by its tokenizer to
+    ``max_length`` (or the model's ``max_seq_length``) tokens. Encoding runs
+    in inference mode and leaves torch's global random state untouched.
 
     *Persistence*: a fitted SentenceEmbedder pickles **with its model** (about
     90 MB for all-MiniLM-L6-v2): the pickle is self-contained, needs neither
