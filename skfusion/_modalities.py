@@ -592,9 +592,11 @@ def split_dict(X, specs=None):
             )
     expected = {s.name for s in specs}
     if set(data) != expected:
+        absent, unseen = sorted(expected - set(data)), sorted(set(data) - expected)
         raise ModalityError(
             f"X has modalities {sorted(data)}, but the estimator was fitted on "
-            f"{sorted(expected)}."
+            f"{sorted(expected)} (absent: {absent}, not seen in fit: {unseen}). "
+            "Pass one array per modality of fit, under the same keys."
         )
     n_rows = {name: len(arr) for name, arr in X.items()}
     if len(set(n_rows.values())) != 1:

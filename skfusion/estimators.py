@@ -57,51 +57,21 @@ from ._training import (
     resolve_device,
     row_weights,
 )
+from ._validation import (
+    check_label_types,
+    check_numeric_frame,
+    check_target_present,
+    column_mismatch,
+    first_bad_cell,
+    first_bad_entry,
+    is_column_mismatch,
+)
 from .exceptions import ModalityError
 from .nn.encoders import TOKEN_ENCODERS
 from .nn.losses import ALIGNMENTS
 from .nn.network import SAMPLE_WEIGHT_KEY
 
 __all__ = ["CrossModalClassifier", "CrossModalRegressor"]
-
-
-def _first_bad_cell(X, feature_names, index):
-    """Describe the first non-finite cell of a 2-D float array."""
-    bad_rows = np.flatnonzero(~np.isfinite(X).all(axis=1))
-    if not len(bad_rows):
-        return None
-    row = int(bad_rows[0])
-    col = int(np.flatnonzero(~np.isfinite(X[row]))[0])
-    name = repr(str(feature_names[col])) if feature_names is not None else col
-    where = f"row {row}"
-    if index is not None:
-        label = index[row]
-        where += (
-            f" (index {label.item() if isinstance(label, np.generic) else label!r})"
-        )
-    return (
-        f"Input X contains NaN or inf in column {name}, {where} "
-        f"({int((~np.isfinite(X)).any(axis=1).sum())} row(s) in all). The "
-        "network cannot use missing values: impute them first, e.g. "
-        "SimpleImputer(add_indicator=True) in the ColumnTransformer."
-    )
-
-
-def _check_numeric_frame(X):
-    """Name the first non-numeric column of a DataFrame, with the fix."""
-    for col in X.columns:
-        dtype = X[col].dtype
-        if not (
-            pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype)
-        ):
-            value = X[col].iloc[0] if len(X) else None
-            raise ModalityError(
-                f"Column {col!r} of X has dtype {dtype} (first value {value!r}); "
-                "the estimator takes numeric features. Encode raw columns "
-                "first, e.g. ColumnTransformer([('note', TextEmbedder(), "
-                "'note'), ('xray', ImageLoader(), 'xray_path'), ('tab', "
-                "OneHotEncoder(), [...])]).set_output(transform='pandas')."
-            )
 
 
 class _BaseCrossModal(PersistenceMixin, RepresentationMixin, BaseEstimator):
@@ -214,6 +184,8 @@ class _BaseCrossModal(PersistenceMixin, RepresentationMixin, BaseEstimator):
         if reset:  # fit forgets every earlier fit
             for attr in [a for a in vars(self) if a.endswith("_")]:
                 delattr(self, attr)
+        if not no_y and y is not None:
+            check_target_present(y)
         if isinstance(X, Mapping) and not sp.issparse(X):
             specs = None if reset else list(self.modalities_.values())
             inputs, specs = split_dict(X, specs)
@@ -239,15 +211,12 @@ class _BaseCrossModal(PersistenceMixin, RepresentationMixin, BaseEstimator):
             for name, arr in inputs.items():
                 # LazyImages are decoded (and so checked) batch by batch.
                 if not is_lazy(arr) and not all_finite(arr):
-                    raise ValueError(
-                        f"Input X[{name!r}] contains NaN or inf; impute it or "
-                        f"mark the rows absent with X[{name + '__missing'!r}]."
-                    )
+                    raise ValueError(first_bad_entry(name, arr))
             return inputs, y
 
         index = X.index if isinstance(X, pd.DataFrame) else None
         if isinstance(X, pd.DataFrame):
-            _check_numeric_frame(X)
+            check_numeric_frame(X)
         # A DataFrame of NumPy numeric columns is converted per modality
         # straight into the network's float32 arrays (split_frame): one copy
         # of the data, with no float32 (or float64, for mixed dtypes) copy of
@@ -259,7 +228,12 @@ class _BaseCrossModal(PersistenceMixin, RepresentationMixin, BaseEstimator):
         else:
             kwargs.update(dtype=np.float32, ensure_all_finite=False)
         if no_y:
-            X = validate_data(self, X, **kwargs)
+            try:
+                X = validate_data(self, X, **kwargs)
+            except ValueError as exc:
+                if not is_column_mismatch(exc):
+                    raise
+                raise column_mismatch(exc, self, X) from None
         else:
             X, y = validate_data(self, X, y, **kwargs, **self._y_validation)
             if frame:  # what check_X_y does to y
@@ -272,7 +246,7 @@ class _BaseCrossModal(PersistenceMixin, RepresentationMixin, BaseEstimator):
             values = X
             if frame:
                 values = check_array(X, dtype=np.float32, ensure_all_finite=False)
-            return _first_bad_cell(values, names, index)
+            return first_bad_cell(values, names, index)
 
         if not frame and not all_finite(X):
             raise ValueError(bad_cell())
@@ -573,6 +547,7 @@ class CrossModalClassifier(ClassifierMixin, _BaseCrossModal):
 
     def _check_y(self, y):
         y = column_or_1d(y, warn=True)
+        check_label_types(y)
         check_classification_targets(y)
         return y
 

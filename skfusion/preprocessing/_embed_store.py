@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 #: Bump when the cache layout or the meaning of an entry changes.
-_CACHE_FORMAT = 1
+_CACHE_FORMAT = 2
 
 _HOW_TO_SAVE = (
     "Pass a torch.nn.Module, or the path of a file written by "

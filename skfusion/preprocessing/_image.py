@@ -28,6 +28,8 @@ from ._utils import (
 __all__ = ["ImageLoader"]
 
 _HIGH_BIT_MODES = {"I", "I;16", "I;16L", "I;16B", "I;16N"}
+_MAX_REDUCE = 64
+_REDUCIBLE_MODES = {"L", "LA", "La", "RGB", "RGBA", "RGBa", "CMYK", "YCbCr", "I", "F"}
 _MAX_ROWS_LISTED = 10
 
 
@@ -48,6 +50,18 @@ class ImageLoader(_PathColumnMixin, TransformerMixin, BaseEstimator):
     a readable image raises :class:`~skfusion.exceptions.ImageReadError`, or,
     with ``on_error="missing"``, is treated as missing with a
     :class:`~skfusion.exceptions.SkfusionDataWarning` naming the rows.
+
+    **Large images** load and are shrunk as they are decoded, without
+    Pillow's ``DecompressionBombWarning``: a JPEG is decoded at a reduced
+    scale (Pillow's draft mode), any other image is shrunk by an integer box
+    filter right after decoding, before any mode conversion, both keeping
+    at least twice ``size`` for the final bilinear resize. So a 10,000 x
+    10,000 scan costs the decoded image once (1 byte per pixel for 8-bit
+    grayscale, 4 for RGB; a 16-bit image also needs one float32 copy), and
+    a JPEG much less. Pillow's hard limit stays: an image of more than
+    ``2 * PIL.Image.MAX_IMAGE_PIXELS`` pixels (about 179 million by
+    default, e.g. 13,400 x 13,400) is unreadable as above, with an error
+    that says how to raise the limit for a trusted file.
 
     ``fit`` learns nothing from the pixels and does not open the files.
 
@@ -224,9 +238,10 @@ class ImageLoader(_PathColumnMixin, TransformerMixin, BaseEstimator):
                 if self.on_error == "raise":
                     raise ImageReadError(
                         "ImageLoader could not read the image in column "
-                        f"{column!r}, {_describe_row(i, index)}: {exc}. Fix the "
-                        "path (or set root=), or pass on_error='missing' to "
-                        "treat unreadable images as missing."
+                        f"{column!r}, {_describe_row(i, index)}: {exc}. "
+                        f"{exc.fix or 'Fix the path (or set root=)'}, or pass "
+                        "on_error='missing' to treat unreadable images as "
+                        "missing."
                     ) from exc.__cause__
                 missing[i] = True
                 out[i, :n_pixels] = 0.0
@@ -293,18 +308,30 @@ class ImageLoader(_PathColumnMixin, TransformerMixin, BaseEstimator):
             fit_into(image, view)
             return
         _, height, width = self.image_shape_
+        side = 2 * max(height, width)  # every reduction keeps >= 2x the target
         try:
-            with Image.open(path) as im:
-                # JPEG only: decode at a reduced scale, still >= 2x the target.
-                side = 2 * max(height, width)
-                im.draft(None, (side, side))
-                im.load()
-                ImageOps.exif_transpose(im, in_place=True)
-                im, scale, clip = _normalise_mode(im, self.color)
-                if im.size != (width, height):
-                    im = im.resize((width, height), Image.Resampling.BILINEAR)
-                pixels = np.asarray(im)
-        except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
+            with warnings.catch_warnings():
+                # A large image is expected here (it is shrunk right away);
+                # Pillow's hard limit, DecompressionBombError, still applies.
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                with Image.open(path) as im:
+                    im.draft(None, (side, side))  # JPEG: decode at reduced scale
+                    im.load()
+                    ImageOps.exif_transpose(im, in_place=True)
+                    im = _reduce(im, side)  # before any full-size conversion
+                    im, scale, clip = _normalise_mode(im, self.color)
+                    im = _reduce(im, side)  # modes that could not be reduced above
+                    if im.size != (width, height):
+                        im = im.resize((width, height), Image.Resampling.BILINEAR)
+                    pixels = np.asarray(im)
+        except Image.DecompressionBombError as e:
+            raise _ReadError(
+                f"{path!r} is too large to decode (Pillow: {str(e).rstrip('.')})",
+                fix="Downsample the file, or, if it is trusted, raise Pillow's "
+                "limit PIL.Image.MAX_IMAGE_PIXELS (images of more than twice "
+                "that many pixels are refused; None removes the limit)",
+            ) from e
+        except (OSError, ValueError, SyntaxError) as e:
             raise _ReadError(
                 f"{path!r} is not a readable image ({type(e).__name__}: {e})"
             ) from e
@@ -313,6 +340,21 @@ class ImageLoader(_PathColumnMixin, TransformerMixin, BaseEstimator):
         np.divide(pixels, np.float32(scale), out=view, dtype=np.float32)
         if clip:
             np.clip(view, 0.0, 1.0, out=view)
+
+
+def _reduce(im, side):
+    """Shrink ``im`` by integer box factors, keeping both sides >= ``side``.
+
+    A no-op for small images and for modes Pillow cannot reduce (palette,
+    1-bit, 16-bit): those are reduced after :func:`_normalise_mode`. Each
+    step reduces by at most 64: Pillow's fixed-point box average loses
+    precision for factors of about 200 and more (255 becomes 249).
+    """
+    if im.mode not in _REDUCIBLE_MODES:
+        return im
+    while (factor := min(min(im.size) // side, _MAX_REDUCE)) >= 2:
+        im = im.reduce(factor)
+    return im
 
 
 def _normalise_mode(im, color):

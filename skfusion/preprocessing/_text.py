@@ -99,8 +99,12 @@ class TextEmbedder(_TextColumnMixin, TransformerMixin, BaseEstimator):
     Input is one column of texts (a pandas Series, a list, an object or
     string array) or a 2-D table; with several columns, the non-missing
     cells of a row are joined with a space. Non-string cells are converted
-    with ``str``. A 1-D *numeric* ndarray is rejected as ambiguous (one
-    sample or one column, as in scikit-learn); reshape it to ``(-1, 1)``.
+    to text, never rejected: bytes are decoded as UTF-8 (invalid bytes
+    replaced), anything else (numbers, booleans, ...) goes through ``str``,
+    so a code stored as the int ``250`` reads ``"250"``. A text of any
+    length is used whole. A 1-D *numeric* ndarray is rejected as ambiguous
+    (one sample or one column, as in scikit-learn); reshape it to
+    ``(-1, 1)``.
 
     Examples
     --------
@@ -210,7 +214,9 @@ class TextEmbedder(_TextColumnMixin, TransformerMixin, BaseEstimator):
         X_checked, values, _ = self._as_columns(X)
         validate_data(self, X_checked, reset=False, skip_check_array=True)
         docs, missing = _documents(values)
-        tfidf = self.vectorizer_.transform(docs[~missing])
+        tfidf = None
+        if not missing.all():  # TF-IDF refuses 0 documents (one row, no note)
+            tfidf = self.vectorizer_.transform(docs[~missing])
         return self._embed(tfidf, missing)
 
     def get_feature_names_out(self, input_features=None):
@@ -297,7 +303,7 @@ class TextEmbedder(_TextColumnMixin, TransformerMixin, BaseEstimator):
             (missing.shape[0], self.n_components + self.add_indicator),
             dtype=np.float32,
         )
-        if tfidf.shape[0]:
+        if tfidf is not None and tfidf.shape[0]:
             emb = np.asarray(tfidf @ self.components_.T, dtype=np.float32)
             if self.normalize:
                 emb = l2_normalize(emb, copy=False)

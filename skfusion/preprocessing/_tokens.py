@@ -85,6 +85,12 @@ class TextTokenizer(_TextColumnMixin, TransformerMixin, BaseEstimator):
     Ids are emitted as float32 (exact for every id allowed) so that a
     ColumnTransformer can stack them with other float32 features.
 
+    Input is as for :class:`TextEmbedder`: one column of texts or a table
+    whose non-missing cells are joined per row; non-string cells are
+    converted to text (bytes decoded as UTF-8, anything else through
+    ``str``). A text of any length is accepted; only its first
+    ``max_length`` words are read.
+
     Examples
     --------
     >>> from skfusion.preprocessing import TextTokenizer

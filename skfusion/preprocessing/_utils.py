@@ -106,7 +106,15 @@ class _TextColumnMixin:
 
 
 class _ReadError(Exception):
-    """Internal: why one path could not be read (message without the row)."""
+    """Internal: why one path could not be read (message without the row).
+
+    ``fix``, when given, replaces the loader's usual advice ("Fix the path
+    (or set root=)") in the error it raises.
+    """
+
+    def __init__(self, message, fix=None):
+        super().__init__(message)
+        self.fix = fix
 
 
 class _PathColumnMixin:
