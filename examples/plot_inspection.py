@@ -23,54 +23,16 @@ import time
 from pathlib import Path
 
 import matplotlib
-from sklearn.compose import ColumnTransformer, make_column_selector
-from sklearn.impute import SimpleImputer
+from quickstart import make_model
 from sklearn.model_selection import train_test_split
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from skfusion import CrossModalClassifier
 from skfusion.datasets import make_clinical_multimodal
 from skfusion.inspection import ModalityImportanceDisplay, TrainingCurveDisplay
-from skfusion.preprocessing import ImageLoader, TextEmbedder
 
 N_SAMPLES = 600
 SEED = 0
 HERE = Path(__file__).resolve().parent
 DATA_DIR = HERE / "_data" / "inspection_images"
-
-NUMERIC = make_column_selector(dtype_include="number")
-CATEGORICAL = make_column_selector(dtype_exclude="number")
-
-
-def make_model(tabular_columns, **params):
-    """The quickstart Pipeline: one ColumnTransformer entry per modality (its
-    name is the ``name__`` prefix by which the classifier groups columns),
-    then a CrossModalClassifier."""
-    tabular = ColumnTransformer(
-        [
-            (
-                "num",
-                make_pipeline(SimpleImputer(add_indicator=True), StandardScaler()),
-                NUMERIC,
-            ),
-            (
-                "cat",
-                OneHotEncoder(handle_unknown="ignore", sparse_output=False),
-                CATEGORICAL,
-            ),
-        ]
-    )
-    preprocess = ColumnTransformer(
-        [
-            ("tab", tabular, tabular_columns),
-            ("note", TextEmbedder(n_components=32, random_state=SEED), "note"),
-            ("xray", ImageLoader(size=32), "xray_path"),
-        ]
-    )
-    preprocess.set_output(transform="pandas")
-    defaults = dict(max_epochs=40, random_state=SEED)
-    return make_pipeline(preprocess, CrossModalClassifier(**{**defaults, **params}))
 
 
 def log(message):
@@ -96,7 +58,8 @@ def main(argv=None):
     )
     log(f"data: {len(X_train)} training and {len(X_test)} held-out patients")
 
-    model = make_model(tabular, fusion="gated", early_stopping=True)
+    # examples/quickstart.py's Pipeline (this folder is on sys.path)
+    model = make_model(tabular, fusion="gated", early_stopping=True, max_epochs=40)
     model.fit(X_train, y_train)
     clf = model[-1]
     log(f"fitted: {clf.n_iter_} epochs (early stopping)")

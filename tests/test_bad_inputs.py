@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from _clinical import tabular_transformer
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
@@ -26,9 +27,8 @@ from numpy.testing import assert_allclose, assert_array_equal
 from PIL import Image
 from scipy.io import wavfile
 from sklearn.compose import ColumnTransformer
-from sklearn.impute import SimpleImputer
 from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from sklearn.preprocessing import StandardScaler
 
 from skfusion import CrossModalClassifier, CrossModalRegressor
 from skfusion.exceptions import (
@@ -403,20 +403,7 @@ def _frame(files, n=16):
 
 
 def _pipeline(on_error="raise", handle_unknown="ignore", estimator=None):
-    tab = ColumnTransformer(
-        [
-            (
-                "num",
-                make_pipeline(SimpleImputer(add_indicator=True), StandardScaler()),
-                ["age"],
-            ),
-            (
-                "cat",
-                OneHotEncoder(handle_unknown=handle_unknown, sparse_output=False),
-                ["sex"],
-            ),
-        ]
-    )
+    tab = tabular_transformer(["age"], ["sex"], handle_unknown=handle_unknown)
     preprocess = ColumnTransformer(
         [
             ("tab", tab, ["age", "sex"]),

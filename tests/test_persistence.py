@@ -15,14 +15,15 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from _clinical import tabular_transformer
 from numpy.testing import assert_array_equal
 from scipy.io import wavfile
 from sklearn.base import BaseEstimator, TransformerMixin, clone
-from sklearn.compose import ColumnTransformer, make_column_selector
+from sklearn.compose import ColumnTransformer
 from sklearn.exceptions import InconsistentVersionWarning
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from sklearn.preprocessing import StandardScaler
 from skorch.exceptions import DeviceWarning
 
 import skfusion
@@ -67,20 +68,7 @@ PARAMS = dict(
 
 def _quickstart_model(tabular, **params):
     """The quickstart's Pipeline (examples/quickstart.py), smaller."""
-    tab = ColumnTransformer(
-        [
-            (
-                "num",
-                make_pipeline(SimpleImputer(add_indicator=True), StandardScaler()),
-                make_column_selector(dtype_include="number"),
-            ),
-            (
-                "cat",
-                OneHotEncoder(handle_unknown="ignore", sparse_output=False),
-                make_column_selector(dtype_exclude="number"),
-            ),
-        ]
-    )
+    tab = tabular_transformer()
     preprocess = ColumnTransformer(
         [
             ("tab", tab, tabular),

@@ -3,12 +3,11 @@
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.compose import ColumnTransformer, make_column_selector
-from sklearn.impute import SimpleImputer
+from _clinical import tabular_transformer
+from sklearn.compose import ColumnTransformer
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_val_score
 from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from skfusion import CrossModalClassifier, CrossModalRegressor
 from skfusion.datasets import make_clinical_multimodal
@@ -36,20 +35,7 @@ def clinical(tmp_path_factory):
 
 
 def _model(tabular, modalities=("tab", "note", "xray"), estimator=None):
-    tab = ColumnTransformer(
-        [
-            (
-                "num",
-                make_pipeline(SimpleImputer(add_indicator=True), StandardScaler()),
-                make_column_selector(dtype_include="number"),
-            ),
-            (
-                "cat",
-                OneHotEncoder(handle_unknown="ignore", sparse_output=False),
-                make_column_selector(dtype_exclude="number"),
-            ),
-        ]
-    )
+    tab = tabular_transformer()
     parts = {
         "tab": ("tab", tab, tabular),
         "note": ("note", TextEmbedder(n_components=24, random_state=0), "note"),

@@ -3,12 +3,11 @@
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.compose import ColumnTransformer, make_column_selector
-from sklearn.impute import SimpleImputer
+from _clinical import tabular_transformer
+from sklearn.compose import ColumnTransformer
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import r2_score, roc_auc_score
 from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from skfusion import CrossModalClassifier, CrossModalRegressor
 from skfusion._representation import modalities_absent
@@ -25,20 +24,7 @@ SMALL = dict(max_epochs=8, latent_dim=8, head_dims=(16,), lr=3e-3, random_state=
 
 
 def _pipeline(tabular, **params):
-    tab = ColumnTransformer(
-        [
-            (
-                "num",
-                make_pipeline(SimpleImputer(add_indicator=True), StandardScaler()),
-                make_column_selector(dtype_include="number"),
-            ),
-            (
-                "cat",
-                OneHotEncoder(handle_unknown="ignore", sparse_output=False),
-                make_column_selector(dtype_exclude="number"),
-            ),
-        ]
-    )
+    tab = tabular_transformer()
     preprocess = ColumnTransformer(
         [
             ("tab", tab, tabular),
