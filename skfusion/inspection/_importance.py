@@ -27,21 +27,32 @@ __all__ = ["modality_availability", "modality_importance", "modality_weights"]
 _STRATEGIES = ("permute", "mask")
 
 
-def _unwrap(estimator):
+def fitted_cross_modal(estimator, caller_name):
+    """The fitted CrossModalClassifier / CrossModalRegressor in ``estimator``
+    (itself, or the last step of a Pipeline); errors name ``caller_name``."""
+    from ..estimators import CrossModalClassifier, CrossModalRegressor
+
+    final = estimator[-1] if isinstance(estimator, Pipeline) else estimator
+    if not isinstance(final, CrossModalClassifier | CrossModalRegressor):
+        got = type(estimator).__name__
+        if isinstance(estimator, Pipeline):
+            got += f" ending in {type(final).__name__}"
+        raise TypeError(
+            f"{caller_name} expects a fitted CrossModalClassifier or "
+            f"CrossModalRegressor, or a Pipeline whose last step is one; "
+            f"got {got}."
+        )
+    check_is_fitted(final, "net_")
+    return final
+
+
+def _unwrap(estimator, caller_name):
     """``(transform, final)``: a function applying the Pipeline's steps before
     the skfusion estimator (identity for a bare one) and that estimator."""
-    check_is_fitted(estimator)
-    if isinstance(estimator, Pipeline):
-        final = estimator[-1]
-        head = estimator[:-1] if len(estimator) > 1 else None
-    else:
-        final, head = estimator, None
-    if not (hasattr(final, "modalities_") and hasattr(final, "net_")):
-        raise TypeError(
-            "Expected a fitted CrossModalClassifier, CrossModalRegressor or a "
-            f"Pipeline ending in one; got {type(final).__name__}."
-        )
-    return (lambda X: X) if head is None else head.transform, final
+    final = fitted_cross_modal(estimator, caller_name)
+    if final is estimator or len(estimator) == 1:
+        return (lambda X: X), final
+    return estimator[:-1].transform, final
 
 
 def _index(X):
@@ -173,7 +184,7 @@ def modality_importance(
         raise ValueError(f"strategy must be one of {_STRATEGIES}; got {strategy!r}.")
     if not (isinstance(n_repeats, int | np.integer) and n_repeats >= 1):
         raise ValueError(f"n_repeats must be an int >= 1; got {n_repeats!r}.")
-    transform, final = _unwrap(estimator)
+    transform, final = _unwrap(estimator, "modality_importance")
     Xt = transform(X)
     scorer = check_scoring(final, scoring=scoring)
     kwargs = {} if sample_weight is None else {"sample_weight": sample_weight}
@@ -257,7 +268,7 @@ def modality_weights(estimator, X):
     >>> list(weights.columns), np.allclose(weights.sum(axis=1), 1.0, atol=1e-5)
     (['a', 'b'], True)
     """
-    transform, final = _unwrap(estimator)
+    transform, final = _unwrap(estimator, "modality_weights")
     if not hasattr(final, "modality_weights"):
         raise ValueError(
             f"Per-row modality weights need fusion='late', 'gated' or "
@@ -306,7 +317,7 @@ def modality_availability(estimator, X):
     0  True  False
     1  True   True
     """
-    transform, final = _unwrap(estimator)
+    transform, final = _unwrap(estimator, "modality_availability")
     inputs, _ = final._validate_X(transform(X), reset=False)
     names = list(final.modalities_)
     present = inputs.get(PRESENT_KEY)

@@ -10,8 +10,6 @@ optional dependency (the ``plot`` extra), imported only when drawing.
 from __future__ import annotations
 
 import numpy as np
-from sklearn.pipeline import Pipeline
-from sklearn.utils.validation import check_is_fitted
 
 
 def _check_matplotlib_support(caller_name):
@@ -38,25 +36,6 @@ def _get_ax(ax):
     if ax is None:
         _, ax = plt.subplots()
     return ax
-
-
-def _fitted_cross_modal(estimator, caller_name):
-    """The fitted CrossModalClassifier / CrossModalRegressor in ``estimator``
-    (itself, or the last step of a Pipeline)."""
-    from ...estimators import CrossModalClassifier, CrossModalRegressor
-
-    final = estimator[-1] if isinstance(estimator, Pipeline) else estimator
-    if not isinstance(final, CrossModalClassifier | CrossModalRegressor):
-        got = type(estimator).__name__
-        if isinstance(estimator, Pipeline):
-            got += f" ending in {type(final).__name__}"
-        raise TypeError(
-            f"{caller_name} expects a fitted CrossModalClassifier or "
-            f"CrossModalRegressor, or a Pipeline whose last step is one; "
-            f"got {got}."
-        )
-    check_is_fitted(final, "net_")
-    return final
 
 
 def _as_1d(values, name):

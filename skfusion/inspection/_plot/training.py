@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._utils import _as_1d, _check_matplotlib_support, _fitted_cross_modal, _get_ax
+from .._importance import fitted_cross_modal
+from ._utils import _as_1d, _check_matplotlib_support, _get_ax
 
 __all__ = ["TrainingCurveDisplay"]
 
@@ -239,7 +240,7 @@ class TrainingCurveDisplay:
         """
         caller_name = f"{cls.__name__}.from_estimator"
         _check_matplotlib_support(caller_name)
-        final = _fitted_cross_modal(estimator, caller_name)
+        final = fitted_cross_modal(estimator, caller_name)
         net = final.net_
         history = net.history
         train = history[:, "train_loss"]
