@@ -23,6 +23,10 @@ the contract every skfusion transformer honours in ``get_feature_names_out``:
 - ``token_<i>_vocab_<V>``: the token id at position ``i`` of a text, every
   id below ``V`` and 0 the padding (skfusion's TextTokenizer); a group made
   only of such columns is a token sequence, learnt through an embedding;
+- ``term_<i>_vocab_<V>`` and ``weight_<i>``: slot ``i`` of a wide input
+  (skfusion's WideFeatures): the id of one of the row's sparse terms (0 is
+  padding) and its weight; a group made only of such pairs is a wide
+  modality, which feeds the linear wide path and no encoder;
 - ``missing`` (or ``<step>__missing``, as a FeatureUnion names the output
   of skfusion's AvailabilityIndicator): the availability column, 1 where
   the modality is absent in that row, 0 where present. It is not fed to
@@ -55,7 +59,16 @@ DEFAULT_MODALITY = "features"
 MISSING_NAME = "missing"
 _PIXEL = re.compile(r"^pixel_(\d+)_(\d+)_(\d+)$")
 _TOKEN = re.compile(r"^token_(\d+)_vocab_(\d+)$")
-KINDS = ("vector", "image", "tokens")
+_TERM = re.compile(r"^term_(\d+)_vocab_(\d+)$")
+_WEIGHT = re.compile(r"^weight_(\d+)$")
+KINDS = ("vector", "image", "tokens", "wide")
+
+
+def wide_feature_names(n_terms, vocab_size):
+    """Names of a wide input: ``term_<i>_vocab_<V>`` ids, then ``weight_<i>``."""
+    ids = [f"term_{i}_vocab_{vocab_size}" for i in range(n_terms)]
+    weights = [f"weight_{i}" for i in range(n_terms)]
+    return np.asarray(ids + weights, dtype=object)
 
 
 @dataclass(frozen=True)
@@ -66,12 +79,12 @@ class ModalitySpec:
     ----------
     name : str
         Modality name (the ``ColumnTransformer`` prefix or the dict key).
-    kind : {"vector", "image", "tokens"}
-        Which encoder the modality gets: an MLP, a CNN, or a token
-        embedding.
+    kind : {"vector", "image", "tokens", "wide"}
+        Which encoder the modality gets: an MLP, a CNN, a token embedding,
+        or none ("wide": a sparse linear term added to the output).
     shape : tuple of int
-        Shape of one row of the modality: ``(d,)``, ``(C, H, W)`` or
-        ``(length,)`` for tokens.
+        Shape of one row of the modality: ``(d,)``, ``(C, H, W)``,
+        ``(length,)`` for tokens, ``(2, k)`` for wide (k ids, k weights).
     columns : tuple of int or None
         Positions of the data columns in the 2-D input, in the order that
         reshapes to ``shape``; ``None`` for dict input.
@@ -80,7 +93,7 @@ class ModalitySpec:
     has_missing : bool
         Whether rows can mark this modality absent.
     vocab_size : int or None
-        For tokens: the number of distinct ids (every id is below it).
+        For tokens and wide: the number of distinct ids (every id is below it).
     """
 
     name: str
@@ -147,6 +160,46 @@ def _token_order(local_names, modality):
     return vocab.pop(), np.argsort(positions, kind="stable")
 
 
+def _wide_order(local_names, modality):
+    """Return (vocab_size, order) if the names are term/weight pairs, else
+    None; ``order`` puts the ids by slot, then the weights by slot."""
+    terms = [_TERM.match(n) for n in local_names]
+    weights = [_WEIGHT.match(n) for n in local_names]
+    pairs = zip(terms, weights, strict=True)
+    n_wide = sum(t is not None or w is not None for t, w in pairs)
+    if not any(terms):
+        return None
+    if n_wide != len(local_names):
+        odd = next(
+            n
+            for n, t, w in zip(local_names, terms, weights, strict=True)
+            if t is None and w is None
+        )
+        raise ModalityError(
+            f"Modality {modality!r} mixes wide term columns with other columns "
+            f"(for example {odd!r}). Give WideFeatures its own step in the "
+            "ColumnTransformer, or pass modalities= to group the columns."
+        )
+    slots = [(int(t.group(1)), 0) for t in terms if t is not None]
+    slots += [(int(w.group(1)), 1) for w in weights if w is not None]
+    vocab = {int(t.group(2)) for t in terms if t is not None}
+    k = len(slots) // 2
+    expected = sorted((i, part) for i in range(k) for part in (0, 1))
+    if len(vocab) != 1 or sorted(slots) != expected:
+        raise ModalityError(
+            f"Modality {modality!r}: wide columns must come from one "
+            "WideFeatures (term_i_vocab_V and weight_i for i in 0..k-1, one "
+            f"vocabulary size); got vocabulary sizes {sorted(vocab)}. Pass "
+            "the transformer's whole output."
+        )
+    key = [
+        (1, int(w.group(1))) if t is None else (0, int(t.group(1)))
+        for t, w in zip(terms, weights, strict=True)
+    ]
+    order = sorted(range(len(key)), key=key.__getitem__)
+    return vocab.pop(), np.asarray(order)
+
+
 def _is_availability(local_name):
     """``missing``, or ``<step>__missing`` from a FeatureUnion/nested step."""
     return local_name == MISSING_NAME or local_name.endswith("__" + MISSING_NAME)
@@ -181,6 +234,17 @@ def _spec_from_columns(
         if found is not None:
             shape, order = found
             kind = "image"
+    if kind in (None, "auto", "wide") and local_names is not None and order is None:
+        found = _wide_order(local_names, name)
+        if found is not None:
+            vocab_size, order = found
+            kind, shape = "wide", (2, len(positions) // 2)
+        elif kind == "wide":
+            raise ModalityError(
+                f"Modality {name!r} is declared 'wide' but its columns are not "
+                "named term_<i>_vocab_<V> / weight_<i>: give it the whole "
+                "output of a WideFeatures."
+            )
     if kind in (None, "auto", "tokens") and local_names is not None and order is None:
         found = _token_order(local_names, name)
         if found is not None:
@@ -200,6 +264,12 @@ def _spec_from_columns(
                 f"{len(positions)} token columns."
             )
         shape = (len(positions),)
+    elif kind == "wide":
+        if order is None:
+            raise ModalityError(
+                f"Modality {name!r} is declared 'wide' but X has no column "
+                "names: pass a DataFrame with WideFeatures' output names."
+            )
     elif kind == "vector":
         if shape is not None and tuple(shape) != (len(positions),):
             raise ModalityError(
@@ -505,6 +575,8 @@ def check_tokens(inputs, specs, *, reset):
     """
     out = []
     for spec in specs:
+        if spec.kind == "wide":
+            _check_wide(inputs[spec.name], spec)
         if spec.kind == "tokens":
             ids = inputs[spec.name]
             if reset and spec.vocab_size is None:
@@ -524,6 +596,21 @@ def check_tokens(inputs, specs, *, reset):
                 )
         out.append(spec)
     return out
+
+
+def _check_wide(values, spec):
+    ids, weights = values[:, 0], values[:, 1]
+    bad = (ids < 0) | (ids >= spec.vocab_size) | (ids != np.floor(ids))
+    bad |= ~np.isfinite(weights)
+    if bad.any():
+        row, slot = (int(i) for i in np.argwhere(bad)[0])
+        raise ModalityError(
+            f"Wide modality {spec.name!r}, row {row}, slot {slot} holds id "
+            f"{ids[row, slot].item()!r} and weight {weights[row, slot].item()!r}"
+            f"; ids must be integers in 0..{spec.vocab_size - 1} (vocabulary "
+            f"size {spec.vocab_size} from fit) and weights finite. Produce them "
+            "with the same fitted WideFeatures in fit and predict."
+        )
 
 
 def is_lazy(value):

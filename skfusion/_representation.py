@@ -16,10 +16,11 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._batching import iter_batches, unreadable_rows, warn_unreadable
 from ._modalities import is_lazy
+from ._threads import resolve_threads, torch_threads
 from ._training import PREDICT_BATCH
 from .nn.network import PRESENT_KEY
 
-__all__ = ["RepresentationMixin", "modalities_absent"]
+__all__ = ["RepresentationMixin", "deep_modalities", "modalities_absent"]
 
 #: Modality names that inference treats as absent in every row (see
 #: :func:`modalities_absent`); a context variable, so threads do not share it.
@@ -61,6 +62,18 @@ def _mark_absent(inputs, modalities):
     return {**inputs, PRESENT_KEY: present}
 
 
+_PUBLIC = {
+    "embed": "transform",
+    "modality_embeddings": "modality_embeddings",
+    "modality_weights": "modality_weights",
+}
+
+
+def deep_modalities(estimator):
+    """Names of the modalities that have an encoder (not wide), in order."""
+    return [n for n, s in estimator.modalities_.items() if s.kind != "wide"]
+
+
 class RepresentationMixin:
     """transform / modality_embeddings / modality_weights of a fitted net."""
 
@@ -85,7 +98,16 @@ class RepresentationMixin:
         unreadable = {}
         outputs = []
         module.eval()
-        with torch.inference_mode(), net.autocast():
+        threads = resolve_threads(
+            self.n_threads, self.modalities_.values(), self.get_params()
+        )
+        if method != "forward" and not module.modality_names:
+            raise ValueError(
+                f"{type(self).__name__}.{_PUBLIC[method]} needs an encoder, but "
+                "this model has only wide modalities (a linear model over "
+                f"{module.wide_names}): it has no shared space Z."
+            )
+        with torch.inference_mode(), net.autocast(), torch_threads(threads):
             fetched = iter_batches(inputs, None, batches, num_workers=workers)
             for rows, (batch, _) in zip(batches, fetched, strict=True):
                 if lazy:  # images that on_error="missing" turned absent
@@ -165,12 +187,13 @@ class RepresentationMixin:
         Returns
         -------
         embeddings : dict of str to ndarray of shape (n_samples, latent_dim)
-            Keyed by modality name, in the order of ``modalities_``. Rows
-            where a modality is absent hold the encoder's output for the
-            neutral input (the fusion ignores them).
+            Keyed by modality name, in the order of ``modalities_`` (wide
+            modalities, which have no encoder, are left out). Rows where a
+            modality is absent hold the encoder's output for the neutral
+            input (the fusion ignores them).
         """
         parts = self._run_module(X, "modality_embeddings")
-        return dict(zip(self.modalities_, parts, strict=True))
+        return dict(zip(deep_modalities(self), parts, strict=True))
 
     @available_if(lambda self: self.fusion in ("late", "gated", "attention"))
     def modality_weights(self, X):
@@ -190,7 +213,8 @@ class RepresentationMixin:
         Returns
         -------
         weights : ndarray of shape (n_samples, n_modalities)
-            Columns in the order of ``modalities_``.
+            Columns in the order of ``modalities_``, wide modalities left
+            out (they are added to the output, not fused).
         """
         return self._run_module(X, "modality_weights").astype(np.float64)
 

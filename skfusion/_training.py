@@ -24,7 +24,7 @@ from ._batching import batch_iterator
 from .nn.encoders import CNNEncoder, MLPEncoder, TokenEncoder, mlp
 from .nn.fusion import FUSIONS, AttentionFusion, GatedFusion, LateFusion, LowRankFusion
 from .nn.losses import alignment_loss
-from .nn.network import PRESENT_KEY, SAMPLE_WEIGHT_KEY, CrossModalNet
+from .nn.network import PRESENT_KEY, SAMPLE_WEIGHT_KEY, CrossModalNet, WideLinear
 
 __all__ = ["FUSIONS", "OPTIMIZERS", "build_network", "make_net", "row_weights"]
 
@@ -61,6 +61,7 @@ class WeightedNet(NeuralNet):
         *args,
         alignment=None,
         alignment_weight=0.0,
+        wide_alpha=0.0,
         amp=None,
         num_workers=0,
         **kwargs,
@@ -68,6 +69,7 @@ class WeightedNet(NeuralNet):
         super().__init__(*args, **kwargs)
         self.alignment = alignment
         self.alignment_weight = alignment_weight
+        self.wide_alpha = wide_alpha
         self.amp = amp
         self.num_workers = num_workers
 
@@ -155,6 +157,8 @@ class WeightedNet(NeuralNet):
             loss = loss.flatten(start_dim=1).mean(dim=1)
         if isinstance(X, Mapping) and SAMPLE_WEIGHT_KEY in X:
             loss = loss * to_tensor(X[SAMPLE_WEIGHT_KEY], device=self.device)
+        if training and self.wide_alpha:
+            extra = extra + self.wide_alpha * self.module_.wide_penalty()
         return loss.mean() + extra
 
 
@@ -232,11 +236,13 @@ def build_network(specs, inputs, n_outputs, params):
     # Statistics stream over the rows in blocks of one training batch: no
     # copy of the present rows, and a LazyImages never decodes more at once.
     block, workers = int(params["batch_size"]), n_workers(params.get("n_jobs"))
-    encoders = {}
+    encoders, wide = {}, {}
     for j, spec in enumerate(specs):
         data = None if inputs is None else inputs[spec.name]
         rows = None if present is None else present[:, j] > 0
-        if spec.kind == "tokens":
+        if spec.kind == "wide":
+            wide[spec.name] = WideLinear(spec.vocab_size, n_outputs)
+        elif spec.kind == "tokens":
             encoders[spec.name] = TokenEncoder(
                 spec.vocab_size,
                 params["latent_dim"],
@@ -275,13 +281,17 @@ def build_network(specs, inputs, n_outputs, params):
                 shift=shift,
                 scale=scale,
             )
-    fusion, head = _fusion_and_head(len(encoders), n_outputs, params)
+    fusion, head = None, None
+    if encoders:
+        fusion, head = _fusion_and_head(len(encoders), n_outputs, params)
     return CrossModalNet(
         encoders,
         fusion,
         head,
         modality_dropout=params["modality_dropout"],
-        return_embeddings=params["alignment"] is not None,
+        return_embeddings=params["alignment"] is not None and bool(encoders),
+        wide=wide,
+        order=[spec.name for spec in specs],
     )
 
 
@@ -328,6 +338,12 @@ def make_net(module, criterion, params, *, seed, stratify):
             sink=print if params["verbose"] else (lambda *a, **k: None),
         )
         callbacks.append(("early_stopping", stopper))
+    if getattr(module, "wide_names", None):
+        # The wide path has its own step size, and its L2 penalty is in the
+        # loss (wide_alpha), not a decoupled weight decay.
+        extra["optimizer__param_groups"] = [
+            ("wide.*", {"lr": params["wide_lr"], "weight_decay": 0.0})
+        ]
     return WeightedNet(
         module=module,
         criterion=criterion,
@@ -346,6 +362,7 @@ def make_net(module, criterion, params, *, seed, stratify):
         verbose=params["verbose"],
         alignment=params["alignment"],
         alignment_weight=params["alignment_weight"],
+        wide_alpha=params["wide_alpha"],
         amp=params["amp"],
         num_workers=n_workers(params["n_jobs"]),
         **extra,

@@ -49,6 +49,7 @@ from ._modalities import (
 )
 from ._persistence import PersistenceMixin
 from ._representation import RepresentationMixin
+from ._threads import resolve_threads, torch_threads
 from ._training import (
     FUSIONS,
     OPTIMIZERS,
@@ -90,6 +91,8 @@ class _BaseCrossModal(PersistenceMixin, RepresentationMixin, BaseEstimator):
         "fusion_rank": [Interval(Integral, 1, None, closed="left")],
         "alignment": [StrOptions(set(ALIGNMENTS)), None],
         "alignment_weight": [Interval(Real, 0, None, closed="left")],
+        "wide_alpha": [Interval(Real, 0, None, closed="left")],
+        "wide_lr": [Interval(Real, 0, None, closed="neither")],
         "modality_dropout": [Interval(Real, 0, 1, closed="left")],
         "optimizer": [StrOptions(set(OPTIMIZERS)), callable],
         "lr": [Interval(Real, 0, None, closed="neither")],
@@ -103,6 +106,11 @@ class _BaseCrossModal(PersistenceMixin, RepresentationMixin, BaseEstimator):
         "device": [StrOptions({"cpu", "cuda", "auto"}), str],
         "amp": [StrOptions({"bf16", "fp16"}), None],
         "n_jobs": [Integral, None],
+        "n_threads": [
+            StrOptions({"auto"}),
+            Interval(Integral, 1, None, closed="left"),
+            None,
+        ],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
     }
@@ -122,6 +130,8 @@ class _BaseCrossModal(PersistenceMixin, RepresentationMixin, BaseEstimator):
         fusion_rank=4,
         alignment=None,
         alignment_weight=0.1,
+        wide_alpha=1e-4,
+        wide_lr=1e-2,
         modality_dropout=0.0,
         optimizer="adamw",
         lr=1e-3,
@@ -135,6 +145,7 @@ class _BaseCrossModal(PersistenceMixin, RepresentationMixin, BaseEstimator):
         device="cpu",
         amp=None,
         n_jobs=None,
+        n_threads="auto",
         random_state=None,
         verbose=0,
     ):
@@ -150,6 +161,8 @@ class _BaseCrossModal(PersistenceMixin, RepresentationMixin, BaseEstimator):
         self.fusion_rank = fusion_rank
         self.alignment = alignment
         self.alignment_weight = alignment_weight
+        self.wide_alpha = wide_alpha
+        self.wide_lr = wide_lr
         self.modality_dropout = modality_dropout
         self.optimizer = optimizer
         self.lr = lr
@@ -163,6 +176,7 @@ class _BaseCrossModal(PersistenceMixin, RepresentationMixin, BaseEstimator):
         self.device = device
         self.amp = amp
         self.n_jobs = n_jobs
+        self.n_threads = n_threads
         self.random_state = random_state
         self.verbose = verbose
 
@@ -282,7 +296,8 @@ class _BaseCrossModal(PersistenceMixin, RepresentationMixin, BaseEstimator):
         params = self.get_params()
         params["device"] = device = resolve_device(self.device)
         cuda = [torch.device(device).index or 0] if device.startswith("cuda") else []
-        with torch.random.fork_rng(devices=cuda):
+        threads = resolve_threads(self.n_threads, self.modalities_.values(), params)
+        with torch.random.fork_rng(devices=cuda), torch_threads(threads):
             torch.manual_seed(seed)
             module = build_network(self.modalities_.values(), inputs, n_outputs, params)
             net = make_net(module, criterion, params, seed=seed, stratify=stratify)
@@ -492,6 +507,8 @@ class CrossModalClassifier(ClassifierMixin, _BaseCrossModal):
         fusion_rank=4,
         alignment=None,
         alignment_weight=0.1,
+        wide_alpha=1e-4,
+        wide_lr=1e-2,
         modality_dropout=0.0,
         optimizer="adamw",
         lr=1e-3,
@@ -506,6 +523,7 @@ class CrossModalClassifier(ClassifierMixin, _BaseCrossModal):
         device="cpu",
         amp=None,
         n_jobs=None,
+        n_threads="auto",
         random_state=None,
         verbose=0,
     ):
@@ -522,6 +540,8 @@ class CrossModalClassifier(ClassifierMixin, _BaseCrossModal):
             fusion_rank=fusion_rank,
             alignment=alignment,
             alignment_weight=alignment_weight,
+            wide_alpha=wide_alpha,
+            wide_lr=wide_lr,
             modality_dropout=modality_dropout,
             optimizer=optimizer,
             lr=lr,
@@ -535,6 +555,7 @@ class CrossModalClassifier(ClassifierMixin, _BaseCrossModal):
             device=device,
             amp=amp,
             n_jobs=n_jobs,
+            n_threads=n_threads,
             random_state=random_state,
             verbose=verbose,
         )

@@ -28,8 +28,10 @@ from skfusion.preprocessing import (
     AvailabilityIndicator,
     ImageEmbedder,
     ImageLoader,
+    ModalityVectorizer,
     TextEmbedder,
     TextTokenizer,
+    WideFeatures,
 )
 
 FAST = dict(
@@ -75,6 +77,8 @@ ESTIMATORS = [
     TextEmbedder(n_components=4, random_state=0),
     TextTokenizer(max_length=4),
     AvailabilityIndicator(),
+    WideFeatures(min_df=1, max_terms=8),
+    ModalityVectorizer(random_state=0),
 ]
 
 

@@ -19,7 +19,7 @@ from sklearn.utils import Bunch, check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from .._modalities import is_lazy
-from .._representation import modalities_absent
+from .._representation import deep_modalities, modalities_absent
 from ..nn.network import PRESENT_KEY
 
 __all__ = ["modality_availability", "modality_importance", "modality_weights"]
@@ -277,7 +277,7 @@ def modality_weights(estimator, X):
             "modality_importance, which works with every fusion."
         )
     weights = final.modality_weights(transform(X))
-    return pd.DataFrame(weights, columns=list(final.modalities_), index=_index(X))
+    return pd.DataFrame(weights, columns=deep_modalities(final), index=_index(X))
 
 
 def modality_availability(estimator, X):

@@ -5,7 +5,13 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-__all__ = ["PRESENT_KEY", "SAMPLE_WEIGHT_KEY", "CrossModalNet", "drop_modalities"]
+__all__ = [
+    "PRESENT_KEY",
+    "SAMPLE_WEIGHT_KEY",
+    "CrossModalNet",
+    "WideLinear",
+    "drop_modalities",
+]
 
 #: Input key of the (n, M) presence matrix (1 = modality present in the row).
 PRESENT_KEY = "__present__"
@@ -29,8 +35,42 @@ def drop_modalities(present, p):
     return keep.to(present.dtype)
 
 
+class WideLinear(nn.Module):
+    """A linear model over sparse terms: ``sum_j W[id_j] * weight_j + b``.
+
+    The input of one row is ``(2, k)``: ``k`` term ids (0 is padding) and
+    their weights, as :class:`~skfusion.preprocessing.WideFeatures` emits
+    them. An ``EmbeddingBag`` in "sum" mode with ``per_sample_weights``
+    computes the product with the sparse row without building it, so the
+    cost is O(k) per row whatever the vocabulary. Weights start at zero (a
+    convex model: no symmetry to break).
+
+    Parameters
+    ----------
+    vocab_size : int
+        Number of ids, padding included.
+    n_outputs : int
+        Logits (or targets) it adds to.
+    """
+
+    def __init__(self, vocab_size, n_outputs):
+        super().__init__()
+        self.bag = nn.EmbeddingBag(vocab_size, n_outputs, mode="sum", padding_idx=0)
+        nn.init.zeros_(self.bag.weight)
+        self.bias = nn.Parameter(torch.zeros(n_outputs))
+        self.output_dim = n_outputs
+
+    def forward(self, x):
+        ids = x[:, 0].long()
+        return self.bag(ids, per_sample_weights=x[:, 1].float()) + self.bias
+
+    def penalty(self):
+        """``||W||^2 / 2`` (the bias is not penalised), as in an L2 model."""
+        return self.bag.weight.square().sum() / 2
+
+
 class CrossModalNet(nn.Module):
-    """``g(fuse(f_1(x_1), ..., f_M(x_M)))``.
+    """``g(fuse(f_1(x_1), ..., f_M(x_M))) + sum_w wide_w(x_w)``.
 
     Parameters
     ----------
@@ -47,6 +87,15 @@ class CrossModalNet(nn.Module):
         In training mode, return ``(output, embeddings, present)`` so that a
         loss can align the modality embeddings (``embeddings`` is
         ``(n, M, d)``; ``present`` the presence before modality dropout).
+    wide : dict of str to WideLinear or None, default=None
+        The wide path (Wide & Deep, Cheng et al. 2016): linear models over
+        sparse terms whose outputs are added to the head's. With no
+        encoder, the network is the wide path alone (a linear model), and
+        ``fusion`` and ``head`` are None.
+    order : list of str or None, default=None
+        Every modality name, deep and wide, in the column order of the
+        presence matrix; None: the encoders' order followed by the wide
+        ones. An absent wide modality (presence 0) adds nothing.
 
     Notes
     -----
@@ -56,23 +105,65 @@ class CrossModalNet(nn.Module):
     """
 
     def __init__(
-        self, encoders, fusion, head, modality_dropout=0.0, return_embeddings=False
+        self,
+        encoders,
+        fusion,
+        head,
+        modality_dropout=0.0,
+        return_embeddings=False,
+        wide=None,
+        order=None,
     ):
         super().__init__()
+        wide = wide or {}
         self.modality_names = list(encoders)
         self.encoders = nn.ModuleList(encoders.values())
         self.fusion = fusion
         self.head = head
         self.modality_dropout = modality_dropout
         self.return_embeddings = return_embeddings
+        self.wide_names = list(wide)
+        if wide:
+            self.wide = nn.ModuleList(wide.values())
+        order = [*self.modality_names, *self.wide_names] if order is None else order
+        self._deep_columns = [order.index(n) for n in self.modality_names]
+        self._wide_columns = [order.index(n) for n in self.wide_names]
+        self._all_deep = self._deep_columns == list(range(len(order)))
+
+    def _deep_present(self, present):
+        if present is None or self._all_deep:
+            return present
+        return present[:, self._deep_columns]
 
     def encode(self, **inputs):
-        """Per-modality embeddings (list of ``(n, d)``) and the presence matrix."""
+        """Per-modality embeddings (list of ``(n, d)``) and the presence
+        matrix of those (deep) modalities."""
         embeddings = [
             encoder(inputs[name])
             for name, encoder in zip(self.modality_names, self.encoders, strict=True)
         ]
-        return embeddings, inputs.get(PRESENT_KEY)
+        return embeddings, self._deep_present(inputs.get(PRESENT_KEY))
+
+    def wide_output(self, **inputs):
+        """The wide path's contribution to the output, or None without one."""
+        if not self.wide_names:
+            return None
+        present = inputs.get(PRESENT_KEY)
+        total = 0.0
+        for name, column, model in zip(
+            self.wide_names, self._wide_columns, self.wide, strict=True
+        ):
+            out = model(inputs[name])
+            if present is not None:
+                out = out * present[:, column : column + 1]
+            total = total + out
+        return total
+
+    def wide_penalty(self):
+        """Sum of the wide models' ``||W||^2 / 2`` (0.0 without a wide path)."""
+        if not self.wide_names:
+            return 0.0
+        return sum(model.penalty() for model in self.wide)
 
     def modality_embeddings(self, **inputs):
         """The list of per-modality embeddings ``(n, d)``."""
@@ -87,6 +178,9 @@ class CrossModalNet(nn.Module):
         return self.fusion.weights(*self.encode(**inputs))
 
     def forward(self, **inputs):
+        wide = self.wide_output(**inputs)
+        if not self.modality_names:  # the wide path alone: a linear model
+            return wide
         embeddings, present = self.encode(**inputs)
         fused_present = present
         if self.training and self.modality_dropout > 0:
@@ -94,6 +188,8 @@ class CrossModalNet(nn.Module):
                 present = embeddings[0].new_ones(len(embeddings[0]), len(embeddings))
             fused_present = drop_modalities(present, self.modality_dropout)
         out = self.head(self.fusion(embeddings, fused_present))
+        if wide is not None:
+            out = out + wide
         if self.training and self.return_embeddings:
             return out, torch.stack(embeddings, dim=1), present
         return out

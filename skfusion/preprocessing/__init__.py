@@ -8,6 +8,8 @@ from ._sentence import SentenceEmbedder
 from ._tabular import AvailabilityIndicator
 from ._text import TextEmbedder
 from ._tokens import TextTokenizer
+from ._vectorizer import ModalityVectorizer
+from ._wide import WideFeatures
 
 __all__ = [
     "AudioLoader",
@@ -15,7 +17,9 @@ __all__ = [
     "ImageEmbedder",
     "ImageLoader",
     "LazyImages",
+    "ModalityVectorizer",
     "SentenceEmbedder",
     "TextEmbedder",
     "TextTokenizer",
+    "WideFeatures",
 ]
