@@ -15,7 +15,7 @@ from collections.abc import Mapping
 import numpy as np
 import torch
 from skorch import NeuralNet
-from skorch.callbacks import EarlyStopping
+from skorch.callbacks import EarlyStopping, LRScheduler
 from skorch.dataset import ValidSplit, unpack_data
 from skorch.utils import TeeGenerator, to_tensor
 from torch import nn
@@ -344,6 +344,14 @@ def make_net(module, criterion, params, *, seed, stratify):
         extra["optimizer__param_groups"] = [
             ("wide.*", {"lr": params["wide_lr"], "weight_decay": 0.0})
         ]
+    if params["lr_schedule"] == "cosine":
+        # Cosine decay from lr to 0 over max_epochs, stepped once per epoch
+        # (every parameter group, the wide path's included).
+        schedule = LRScheduler(
+            policy=torch.optim.lr_scheduler.CosineAnnealingLR,
+            T_max=params["max_epochs"],
+        )
+        callbacks.append(("lr_schedule", schedule))
     return WeightedNet(
         module=module,
         criterion=criterion,

@@ -96,6 +96,7 @@ class _BaseCrossModal(PersistenceMixin, RepresentationMixin, BaseEstimator):
         "modality_dropout": [Interval(Real, 0, 1, closed="left")],
         "optimizer": [StrOptions(set(OPTIMIZERS)), callable],
         "lr": [Interval(Real, 0, None, closed="neither")],
+        "lr_schedule": [StrOptions({"constant", "cosine"})],
         "weight_decay": [Interval(Real, 0, None, closed="left")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "max_epochs": [Interval(Integral, 1, None, closed="left")],
@@ -135,6 +136,7 @@ class _BaseCrossModal(PersistenceMixin, RepresentationMixin, BaseEstimator):
         modality_dropout=0.0,
         optimizer="adamw",
         lr=1e-3,
+        lr_schedule="constant",
         weight_decay=1e-4,
         batch_size=64,
         max_epochs=30,
@@ -166,6 +168,7 @@ class _BaseCrossModal(PersistenceMixin, RepresentationMixin, BaseEstimator):
         self.modality_dropout = modality_dropout
         self.optimizer = optimizer
         self.lr = lr
+        self.lr_schedule = lr_schedule
         self.weight_decay = weight_decay
         self.batch_size = batch_size
         self.max_epochs = max_epochs
@@ -383,6 +386,20 @@ class CrossModalClassifier(ClassifierMixin, _BaseCrossModal):
         embeddings. See :func:`skfusion.nn.losses.alignment_loss`.
     alignment_weight : float, default=0.1
         Weight of the alignment loss added to the task loss.
+    wide_alpha : float, default=WIDE_ALPHA
+        L2 penalty of the wide path: ``wide_alpha * ||W||^2 / 2`` is added
+        to the mean training loss (the wide path is a linear model over the
+        sparse terms of a ``wide`` modality, e.g. from
+        :class:`~skfusion.preprocessing.WideFeatures`, added to the output:
+        Wide & Deep). For a multiclass problem, the same fit as
+        scikit-learn's multinomial ``LogisticRegression(C=C)`` is
+        ``wide_alpha = 1 / (C * n_samples)``; for a binary one (two softmax
+        logits, both penalised, where scikit-learn fits one vector) it is
+        ``2 / (C * n_samples)``. Ignored without a wide modality.
+    wide_lr : float, default=WIDE_LR
+        Learning rate of the wide path (its own optimizer parameter group,
+        without weight decay): a linear model over rare terms needs larger
+        steps than the network.
     modality_dropout : float, default=0.0
         During training, mark each present modality absent in a row with this
         probability (never all of a row's modalities), so that predictions
@@ -392,6 +409,9 @@ class CrossModalClassifier(ClassifierMixin, _BaseCrossModal):
         called as ``optimizer(params, lr=lr, weight_decay=weight_decay)``.
     lr : float, default=1e-3
         Learning rate.
+    lr_schedule : {"constant", "cosine"}, default=LR_SCHEDULE
+        "cosine" decays every learning rate (the wide path's too) to 0 over
+        ``max_epochs`` along a half cosine, stepped once per epoch.
     weight_decay : float, default=1e-4
         L2 penalty passed to the optimizer.
     batch_size : int, default=64
@@ -423,6 +443,16 @@ class CrossModalClassifier(ClassifierMixin, _BaseCrossModal):
         (:class:`~skfusion.preprocessing.LazyImages` inputs) batch by batch.
         None or 1 decodes in the main process; -1 uses every CPU. Has no
         effect on inputs held in memory.
+    n_threads : "auto", int or None, default="auto"
+        torch intra-op threads during ``fit``, ``predict`` and
+        ``transform``; the caller's setting is restored afterwards. "auto"
+        gives small networks (tabular, text vectors, token bags, small
+        images: under 5 million multiply-adds per row) 1 thread, which is
+        fastest for them and never oversubscribes joblib or Dask workers,
+        and larger ones the caller's budget, ``torch.get_num_threads()``,
+        which joblib's workers and ``threadpoolctl.threadpool_limits``
+        already lower. An int is used as given; None leaves torch's setting
+        alone.
     random_state : int, RandomState instance or None, default=None
         Seeds weight initialisation, shuffling, dropout and the validation
         split. The same seed and data give identical predictions on CPU
@@ -512,6 +542,7 @@ class CrossModalClassifier(ClassifierMixin, _BaseCrossModal):
         modality_dropout=0.0,
         optimizer="adamw",
         lr=1e-3,
+        lr_schedule="constant",
         weight_decay=1e-4,
         batch_size=64,
         max_epochs=30,
@@ -545,6 +576,7 @@ class CrossModalClassifier(ClassifierMixin, _BaseCrossModal):
             modality_dropout=modality_dropout,
             optimizer=optimizer,
             lr=lr,
+            lr_schedule=lr_schedule,
             weight_decay=weight_decay,
             batch_size=batch_size,
             max_epochs=max_epochs,
@@ -664,10 +696,13 @@ class CrossModalRegressor(RegressorMixin, _BaseCrossModal):
     ----------
     modalities, latent_dim, hidden_dims, head_dims, cnn_channels, \
 token_encoder, token_embedding_dim, dropout, fusion, fusion_rank, alignment, \
-alignment_weight, modality_dropout, optimizer, lr, weight_decay, batch_size, \
-max_epochs, early_stopping, validation_fraction, n_iter_no_change, tol, device, \
-amp, n_jobs, random_state, verbose
-        As in :class:`CrossModalClassifier`.
+alignment_weight, wide_alpha, wide_lr, modality_dropout, optimizer, lr, \
+lr_schedule, weight_decay, batch_size, max_epochs, early_stopping, \
+validation_fraction, n_iter_no_change, tol, device, amp, n_jobs, n_threads, \
+random_state, verbose
+        As in :class:`CrossModalClassifier`. The loss is the mean squared
+        error on standardised targets, so ``wide_alpha = 2 * a /
+        n_samples`` is the penalty of ``Ridge(alpha=a)`` on them.
 
     Attributes
     ----------

@@ -34,6 +34,9 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".dcm", ".di
 AUDIO_SUFFIXES = (".wav",)
 #: Non-missing cells looked at to decide whether a column holds file paths.
 _SNIFF = 50
+#: A low-cardinality string column whose values have more words than this
+#: (median) is text, not a category.
+_CATEGORY_WORDS = 4
 #: Modality names of the tabular block and of the wide path.
 TABULAR, WIDE = "tabular", "wide"
 
@@ -55,10 +58,11 @@ class ModalityVectorizer(TransformerMixin, BaseEstimator):
       missing-value indicator, then standardisation; into the ``tabular``
       modality.
     - **categorical** (strings or categories with at most
-      ``cardinality_threshold`` distinct values): one-hot, into the
+      ``cardinality_threshold`` distinct values, of at most 4 words for
+      the median value): one-hot, into the
       ``tabular`` modality (unseen categories give all zeros) and, as one
       term per category, into the ``wide`` path.
-    - **text** (other strings): a dense text embedding (``text``, by default
+    - **text** (other strings: many distinct values, or sentences): a dense text embedding (``text``, by default
       a :class:`TextEmbedder`) as a modality of its own, named after the
       column, with a ``missing`` flag for empty notes; and its TF-IDF n-grams
       into the ``wide`` path.
@@ -349,8 +353,12 @@ class ModalityVectorizer(TransformerMixin, BaseEstimator):
             found = _file_kind(values[:_SNIFF])
             if found is not None:
                 return found
-        n_unique = len(set(map(str, values)))
-        return "categorical" if n_unique <= self.cardinality_threshold else "text"
+        strings = list(map(str, values))
+        if len(set(strings)) > self.cardinality_threshold:
+            return "text"
+        # Few distinct values, but sentences (a templated note): still text.
+        words = np.median([len(v.split()) for v in strings])
+        return "text" if words > _CATEGORY_WORDS else "categorical"
 
     def _steps(self, frame):
         by_kind = {k: [c for c, v in self.kinds_.items() if v == k] for k in KINDS}

@@ -265,6 +265,12 @@ class WideFeatures(_TextColumnMixin, TransformerMixin, BaseEstimator):
         -------
         matrix : scipy.sparse.csr_matrix of float32
         """
+        matrix = self._matrix(X)
+        padding = sp.csr_matrix((matrix.shape[0], 1), dtype=np.float32)
+        return sp.hstack([padding, matrix], format="csr")
+
+    def _matrix(self, X):
+        """The terms of X: column ``i`` is id ``i + 1``."""
         check_is_fitted(self)
         X_checked, values, _ = self._as_columns(X)
         validate_data(self, X_checked, reset=False, skip_check_array=True)
@@ -289,7 +295,7 @@ class WideFeatures(_TextColumnMixin, TransformerMixin, BaseEstimator):
         X_out : ndarray of shape (n_samples, 2 * max_terms_), float32
             ``max_terms_`` ids (0 = padding), then their weights.
         """
-        return self._dense(self.transform_sparse(X))
+        return self._dense(self._matrix(X))
 
     def _dense(self, matrix):
         return top_terms(matrix, self.max_terms_)
