@@ -62,8 +62,9 @@ class ModalityVectorizer(TransformerMixin, BaseEstimator):
       the median value): one-hot, into the
       ``tabular`` modality (unseen categories give all zeros) and, as one
       term per category, into the ``wide`` path.
-    - **text** (other strings: many distinct values, or sentences): a dense text embedding (``text``, by default
-      a :class:`TextEmbedder`) as a modality of its own, named after the
+    - **text** (other strings: many distinct values, or sentences): a
+      dense text embedding (``text``, by default a
+      :class:`TextEmbedder`) as a modality of its own, named after the
       column, with a ``missing`` flag for empty notes; and its TF-IDF n-grams
       into the ``wide`` path.
     - **image** (paths ending in .png, .jpg, .jpeg, .tif, .tiff, .bmp, .dcm,

@@ -157,7 +157,7 @@ def test_overrides_settings_and_verbose_routing(table, capsys):
 def test_bad_overrides_and_inputs_get_clear_errors(table):
     with pytest.raises(ValueError, match=r"kinds names columns \['nope'\]"):
         ModalityVectorizer(kinds={"nope": "text"}).fit(table)
-    with pytest.raises(ValueError, match="unknown kinds {'Age': 'vector'}"):
+    with pytest.raises(ValueError, match=r"unknown kinds \{'Age': 'vector'\}"):
         ModalityVectorizer(kinds={"Age": "vector"}).fit(table)
     with pytest.raises(ValueError, match="every column was dropped"):
         ModalityVectorizer(kinds={c: "drop" for c in table.columns}).fit(table)

@@ -110,7 +110,7 @@ def test_input_is_not_modified_and_errors_name_the_column():
     assert_frame_equal(X, before)
     with pytest.raises(ValueError, match="categorical names column 'bed'"):
         WideFeatures(categorical=["bed"]).fit(X)
-    with pytest.raises(ValueError, match="position in 0..1"):
+    with pytest.raises(ValueError, match=r"position in 0\.\.1"):
         WideFeatures(categorical=[5]).fit(X)
 
 
