@@ -131,15 +131,15 @@ class _BaseCrossModal(PersistenceMixin, RepresentationMixin, BaseEstimator):
         fusion_rank=4,
         alignment=None,
         alignment_weight=0.1,
-        wide_alpha=1e-4,
-        wide_lr=1e-2,
+        wide_alpha=1e-6,
+        wide_lr=0.03,
         modality_dropout=0.0,
         optimizer="adamw",
         lr=1e-3,
-        lr_schedule="constant",
+        lr_schedule="cosine",
         weight_decay=1e-4,
         batch_size=64,
-        max_epochs=30,
+        max_epochs=10,
         early_stopping=False,
         validation_fraction=0.1,
         n_iter_no_change=5,
@@ -386,7 +386,7 @@ class CrossModalClassifier(ClassifierMixin, _BaseCrossModal):
         embeddings. See :func:`skfusion.nn.losses.alignment_loss`.
     alignment_weight : float, default=0.1
         Weight of the alignment loss added to the task loss.
-    wide_alpha : float, default=WIDE_ALPHA
+    wide_alpha : float, default=1e-6
         L2 penalty of the wide path: ``wide_alpha * ||W||^2 / 2`` is added
         to the mean training loss (the wide path is a linear model over the
         sparse terms of a ``wide`` modality, e.g. from
@@ -396,7 +396,7 @@ class CrossModalClassifier(ClassifierMixin, _BaseCrossModal):
         ``wide_alpha = 1 / (C * n_samples)``; for a binary one (two softmax
         logits, both penalised, where scikit-learn fits one vector) it is
         ``2 / (C * n_samples)``. Ignored without a wide modality.
-    wide_lr : float, default=WIDE_LR
+    wide_lr : float, default=0.03
         Learning rate of the wide path (its own optimizer parameter group,
         without weight decay): a linear model over rare terms needs larger
         steps than the network.
@@ -409,14 +409,14 @@ class CrossModalClassifier(ClassifierMixin, _BaseCrossModal):
         called as ``optimizer(params, lr=lr, weight_decay=weight_decay)``.
     lr : float, default=1e-3
         Learning rate.
-    lr_schedule : {"constant", "cosine"}, default=LR_SCHEDULE
+    lr_schedule : {"constant", "cosine"}, default="cosine"
         "cosine" decays every learning rate (the wide path's too) to 0 over
         ``max_epochs`` along a half cosine, stepped once per epoch.
     weight_decay : float, default=1e-4
         L2 penalty passed to the optimizer.
     batch_size : int, default=64
         Training batch size (prediction uses batches of at least 1024).
-    max_epochs : int, default=30
+    max_epochs : int, default=10
         Number of passes over the training data (fewer with early stopping).
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the rows (stratified) and stop when
@@ -537,15 +537,15 @@ class CrossModalClassifier(ClassifierMixin, _BaseCrossModal):
         fusion_rank=4,
         alignment=None,
         alignment_weight=0.1,
-        wide_alpha=1e-4,
-        wide_lr=1e-2,
+        wide_alpha=1e-6,
+        wide_lr=0.03,
         modality_dropout=0.0,
         optimizer="adamw",
         lr=1e-3,
-        lr_schedule="constant",
+        lr_schedule="cosine",
         weight_decay=1e-4,
         batch_size=64,
-        max_epochs=30,
+        max_epochs=10,
         early_stopping=False,
         validation_fraction=0.1,
         n_iter_no_change=5,

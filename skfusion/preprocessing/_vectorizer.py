@@ -56,7 +56,7 @@ class ModalityVectorizer(TransformerMixin, BaseEstimator):
 
     - **numeric** (bool, int, float dtypes): median imputation with a
       missing-value indicator, then standardisation; into the ``tabular``
-      modality.
+      modality, and as one standardised term into the ``wide`` path.
     - **categorical** (strings or categories with at most
       ``cardinality_threshold`` distinct values, of at most 4 words for
       the median value): one-hot, into the
@@ -73,10 +73,11 @@ class ModalityVectorizer(TransformerMixin, BaseEstimator):
     - **audio** (paths ending in .wav): ``audio`` (an :class:`AudioLoader`).
     - **drop**: only when asked for in ``kinds``.
 
-    The ``wide`` modality (a :class:`WideFeatures` over every text and
-    categorical column) feeds the estimators' wide path: a linear model
-    over the sparse n-grams and categories, added to the network's output
-    (Wide & Deep). It is never densified.
+    The ``wide`` modality (a :class:`WideFeatures` over every text,
+    categorical and numeric column) feeds the estimators' wide path: a
+    linear model over the sparse n-grams, the categories and the
+    standardised numbers, added to the network's output (Wide & Deep). It
+    is never densified.
 
     Parameters
     ----------
@@ -90,8 +91,8 @@ class ModalityVectorizer(TransformerMixin, BaseEstimator):
         Dense embedding of each text column (cloned per column). None: a
         ``TextEmbedder(n_components=32, random_state=random_state)``.
     wide : WideFeatures, "off" or None, default=None
-        The wide path's transformer over the text and categorical columns
-        (cloned). None: ``WideFeatures()`` with its defaults; "off": no wide
+        The wide path's transformer over the text, categorical and numeric
+        columns (cloned; its ``categorical`` and ``numeric`` are set). None: ``WideFeatures()`` with its defaults; "off": no wide
         path.
     image : transformer or None, default=None
         Transformer of each image column (cloned). None:
@@ -374,13 +375,14 @@ class ModalityVectorizer(TransformerMixin, BaseEstimator):
                 name = _modality_name(col, taken)
                 steps.append((name, self._transformer(kind), [col]))
                 modalities[name] = [col]
-        wide_cols = by_kind["text"] + by_kind["categorical"]
+        wide_cols = by_kind["text"] + by_kind["categorical"] + by_kind["numeric"]
         if wide_cols and not (isinstance(self.wide, str) and self.wide == "off"):
             wide = WideFeatures() if self.wide is None else clone(self.wide)
-            # The categorical columns are given by position in wide_cols.
-            n_text = len(by_kind["text"])
-            categorical = list(range(n_text, len(wide_cols))) or None
-            wide.set_params(categorical=categorical)
+            # The kinds are given by position in wide_cols.
+            n_text, n_cat = len(by_kind["text"]), len(by_kind["categorical"])
+            categorical = list(range(n_text, n_text + n_cat)) or None
+            numeric = list(range(n_text + n_cat, len(wide_cols))) or None
+            wide.set_params(categorical=categorical, numeric=numeric)
             steps.append((WIDE, wide, wide_cols))
             modalities[WIDE] = wide_cols
         return steps, modalities

@@ -43,6 +43,10 @@ class WideFeatures(_TextColumnMixin, TransformerMixin, BaseEstimator):
       weight 1 (a one-hot encoding); a missing cell is a category of its
       own. A category unseen in fit gives no term (as ``OneHotEncoder(
       handle_unknown="ignore")``).
+    - A ``numeric`` column is one term whose weight is the standardised
+      value (mean and standard deviation of fit); a missing value gives
+      weight 0 and a ``<column>=<missing>`` term instead. So the wide path
+      can be the whole of a linear model: TF-IDF, one-hot and numbers.
 
     Every column has its own vocabulary; the ids are offsets in one shared
     range. Id 0 is padding (weight 0), so a row with fewer terms, a missing
@@ -53,8 +57,10 @@ class WideFeatures(_TextColumnMixin, TransformerMixin, BaseEstimator):
     Parameters
     ----------
     categorical : list of str or int, or None, default=None
-        Columns (names or positions) that hold categories; the others hold
-        free text.
+        Columns (names or positions) that hold categories.
+    numeric : list of str or int, or None, default=None
+        Columns (names or positions) that hold numbers. The columns in
+        neither list hold free text.
     ngram_range : tuple (min_n, max_n), default=(1, 2)
         Word n-grams of the text columns.
     char_ngram_range : tuple (min_n, max_n) or None, default=None
@@ -77,13 +83,14 @@ class WideFeatures(_TextColumnMixin, TransformerMixin, BaseEstimator):
 
     Attributes
     ----------
-    vectorizers_ : list of (str, TfidfVectorizer or None, ndarray or None)
-        Per input column: its name, its fitted TF-IDF vectorizer(s) (a list;
-        None for a categorical column) and its categories (None for text).
+    vectorizers_ : list of (str, str, object)
+        Per input column: its name, its kind ("text", "categorical",
+        "numeric") and what fit learnt: the fitted TF-IDF vectorizers (a
+        list), the categories (an array), or the mean and scale.
     terms_ : ndarray of str, shape (vocab_size_,)
         What each id stands for, ``"<column>:<term>"`` (words),
-        ``"<column>:c:<n-gram>"`` (characters) or ``"<column>=<category>"``;
-        ``terms_[0]`` is padding.
+        ``"<column>:c:<n-gram>"`` (characters), ``"<column>=<category>"``
+        or ``"<column>"`` (a number); ``terms_[0]`` is padding.
     vocab_size_ : int
         Number of ids, padding included.
     max_terms_ : int
@@ -115,6 +122,7 @@ class WideFeatures(_TextColumnMixin, TransformerMixin, BaseEstimator):
 
     _parameter_constraints: dict = {
         "categorical": [list, tuple, None],
+        "numeric": [list, tuple, None],
         "ngram_range": [tuple],
         "char_ngram_range": [tuple, None],
         "min_df": [
@@ -131,6 +139,7 @@ class WideFeatures(_TextColumnMixin, TransformerMixin, BaseEstimator):
         self,
         *,
         categorical=None,
+        numeric=None,
         ngram_range=(1, 2),
         char_ngram_range=None,
         min_df=2,
@@ -140,6 +149,7 @@ class WideFeatures(_TextColumnMixin, TransformerMixin, BaseEstimator):
         max_terms=256,
     ):
         self.categorical = categorical
+        self.numeric = numeric
         self.ngram_range = ngram_range
         self.char_ngram_range = char_ngram_range
         self.min_df = min_df
@@ -179,19 +189,36 @@ class WideFeatures(_TextColumnMixin, TransformerMixin, BaseEstimator):
             if self.char_ngram_range is None
             else _check_ngram_range(self.char_ngram_range)
         )
-        X_checked, values, _ = self._as_columns(X)
+        X_checked, values, index = self._as_columns(X)
         _check_not_empty(values, type(self).__name__)
         validate_data(self, X_checked, reset=True, skip_check_array=True)
         names = _column_names(X_checked)
-        categorical = self._categorical_positions(names)
+        categorical = self._positions(self.categorical, names, "categorical")
+        numeric = self._positions(self.numeric, names, "numeric")
+        both = sorted(categorical & numeric)
+        if both:
+            raise ValueError(
+                f"Columns {[names[j] for j in both]} are in both categorical "
+                "and numeric; give each column one kind."
+            )
         self.vectorizers_, blocks, terms = [], [], ["<pad>"]
         for j, name in enumerate(names):
             column = values[:, j]
             if j in categorical:
                 cats = _categories(column, self.min_df)
-                self.vectorizers_.append((name, None, cats))
+                self.vectorizers_.append((name, "categorical", cats))
                 terms += [f"{name}={c}" for c in cats]
                 blocks.append(_one_hot(column, cats))
+                continue
+            if j in numeric:
+                numbers = _numbers(column, name, index)
+                present = numbers[~np.isnan(numbers)]
+                mean = float(present.mean()) if len(present) else 0.0
+                scale = float(present.std()) if len(present) else 1.0
+                stats = (mean, scale if scale > 0 else 1.0)
+                self.vectorizers_.append((name, "numeric", stats))
+                terms += [name, f"{name}={MISSING_CATEGORY}"]
+                blocks.append(_number_block(numbers, stats))
                 continue
             docs, missing = _column_documents(column)
             fitted = []
@@ -206,7 +233,7 @@ class WideFeatures(_TextColumnMixin, TransformerMixin, BaseEstimator):
                 fitted.append(vec)
                 mark = ":" if analyzer == "word" else ":c:"
                 terms += [f"{name}{mark}{t}" for t in vec.get_feature_names_out()]
-            self.vectorizers_.append((name, fitted, None))
+            self.vectorizers_.append((name, "text", fitted))
             terms.append(f"{name}={MISSING_CATEGORY}")
             blocks.append(_text_block(fitted, docs, missing))
         self.terms_ = np.asarray(terms, dtype=object)
@@ -217,15 +244,15 @@ class WideFeatures(_TextColumnMixin, TransformerMixin, BaseEstimator):
         self.max_terms_ = int(max(1, min(self.max_terms, per_row.max(initial=0))))
         return matrix
 
-    def _categorical_positions(self, names):
-        if self.categorical is None:
+    def _positions(self, columns, names, param):
+        if columns is None:
             return set()
         out = set()
-        for col in self.categorical:
+        for col in columns:
             if isinstance(col, str):
                 if col not in names:
                     raise ValueError(
-                        f"categorical names column {col!r}, which is not in X "
+                        f"{param} names column {col!r}, which is not in X "
                         f"(columns {names}). Name columns of X, or give positions."
                     )
                 out.add(names.index(col))
@@ -233,7 +260,7 @@ class WideFeatures(_TextColumnMixin, TransformerMixin, BaseEstimator):
                 out.add(int(col) % len(names))
             else:
                 raise ValueError(
-                    f"categorical holds {col!r}, which is neither a column "
+                    f"{param} holds {col!r}, which is neither a column "
                     f"name nor a position in 0..{len(names) - 1}."
                 )
         return out
@@ -272,15 +299,17 @@ class WideFeatures(_TextColumnMixin, TransformerMixin, BaseEstimator):
     def _matrix(self, X):
         """The terms of X: column ``i`` is id ``i + 1``."""
         check_is_fitted(self)
-        X_checked, values, _ = self._as_columns(X)
+        X_checked, values, index = self._as_columns(X)
         validate_data(self, X_checked, reset=False, skip_check_array=True)
         blocks = []
-        for j, (_, fitted, cats) in enumerate(self.vectorizers_):
+        for j, (name, kind, state) in enumerate(self.vectorizers_):
             column = values[:, j]
-            if cats is not None:
-                blocks.append(_one_hot(column, cats))
+            if kind == "categorical":
+                blocks.append(_one_hot(column, state))
+            elif kind == "numeric":
+                blocks.append(_number_block(_numbers(column, name, index), state))
             else:
-                blocks.append(_text_block(fitted, *_column_documents(column)))
+                blocks.append(_text_block(state, *_column_documents(column)))
         return sp.hstack(blocks, format="csr", dtype=np.float32)
 
     def transform(self, X):
@@ -327,14 +356,15 @@ class WideFeatures(_TextColumnMixin, TransformerMixin, BaseEstimator):
 
 
 def top_terms(matrix, k):
-    """``(n, 2k)`` float32: each row's ``k`` largest entries of a CSR matrix,
-    as ids (column + 1, 0 = padding) then values; never densifies."""
+    """``(n, 2k)`` float32: each row's ``k`` entries of largest magnitude in
+    a CSR matrix, as ids (column + 1, 0 = padding) then values; never
+    densifies."""
     matrix = sp.csr_matrix(matrix)
     n = matrix.shape[0]
     counts = np.diff(matrix.indptr)
     rows = np.repeat(np.arange(n), counts)
-    # Order each row's entries by decreasing value (ties: by column).
-    order = np.lexsort((matrix.indices, -matrix.data, rows))
+    # Order each row's entries by decreasing |value| (ties: by column).
+    order = np.lexsort((matrix.indices, -np.abs(matrix.data), rows))
     rank = np.arange(len(order)) - np.repeat(matrix.indptr[:-1], counts)
     keep = rank < k
     order, rank, rows = order[keep], rank[keep], rows[keep]
@@ -361,6 +391,39 @@ def _text_block(fitted, docs, missing):
     parts = [vec.transform(docs) for vec in fitted]
     parts.append(sp.csr_matrix(missing.astype(np.float32)[:, None]))
     return sp.hstack(parts, format="csr")
+
+
+def _numbers(column, name, index):
+    """The column as float64 with NaN for missing cells; a cell that is not
+    a number raises an error naming the column and the row."""
+    out = np.full(len(column), np.nan)
+    for i, value in enumerate(column):
+        if _is_missing(value):
+            continue
+        try:
+            out[i] = float(value)
+        except (TypeError, ValueError):
+            row = f"row {i}" if index is None else f"row {i} (index {index[i]})"
+            raise ValueError(
+                f"WideFeatures: numeric column {name!r}, {row}, holds "
+                f"{value!r}, which is not a number. Clean the column, or list "
+                "it in categorical."
+            ) from None
+    if not np.isfinite(out[~np.isnan(out)]).all():
+        row = int(np.flatnonzero(np.isinf(out))[0])
+        raise ValueError(
+            f"WideFeatures: numeric column {name!r}, row {row}, is infinite."
+        )
+    return out
+
+
+def _number_block(numbers, stats):
+    """Standardised value, then the missing term (NaN -> 0 and missing 1)."""
+    mean, scale = stats
+    missing = np.isnan(numbers)
+    z = np.where(missing, 0.0, (numbers - mean) / scale).astype(np.float32)
+    dense = np.column_stack([z, missing.astype(np.float32)])
+    return sp.csr_matrix(dense)
 
 
 def _category_key(value):

@@ -134,3 +134,24 @@ def test_transform_memory_is_rows_times_max_terms_not_the_vocabulary():
     assert out.nbytes <= budget
     assert peak < 10 * budget, (peak, budget)
     assert peak < dense / 100
+
+
+def test_numeric_columns_are_standardised_terms_with_a_missing_term():
+    X = pd.DataFrame({"age": [40.0, 60.0, None, 80.0], "ward": ["a", "b", "a", "a"]})
+    wide = WideFeatures(numeric=["age"], categorical=["ward"], min_df=1)
+    sparse = wide.fit(X).transform_sparse(X).toarray()
+    terms = list(wide.terms_)
+    z = sparse[:, terms.index("age")]
+    mean, scale = 60.0, np.std([40.0, 60.0, 80.0])
+    assert_allclose(z, [(40 - mean) / scale, 0.0, 0.0, (80 - mean) / scale])
+    assert sparse[:, terms.index("age=<missing>")].tolist() == [0, 0, 1, 0]
+    with pytest.raises(ValueError, match=r"'age', row 1 \(index 1\), holds 'old'"):
+        wide.transform(pd.DataFrame({"age": [1.0, "old"], "ward": ["a", "a"]}))
+    with pytest.raises(ValueError, match="in both categorical and numeric"):
+        WideFeatures(numeric=["age"], categorical=["age"]).fit(X)
+
+
+def test_terms_are_kept_by_magnitude_so_negative_numbers_survive():
+    out = top_terms(np.array([[0.2, -3.0, 0.5]]), 2)
+    assert_array_equal(out[0, :2], [2, 3])
+    assert_allclose(out[0, 2:], [-3.0, 0.5])
