@@ -92,8 +92,8 @@ class ModalityVectorizer(TransformerMixin, BaseEstimator):
         ``TextEmbedder(n_components=32, random_state=random_state)``.
     wide : WideFeatures, "off" or None, default=None
         The wide path's transformer over the text, categorical and numeric
-        columns (cloned; its ``categorical`` and ``numeric`` are set). None: ``WideFeatures()`` with its defaults; "off": no wide
-        path.
+        columns (cloned; its ``categorical`` and ``numeric`` are set).
+        None: ``WideFeatures()`` with its defaults; "off": no wide path.
     image : transformer or None, default=None
         Transformer of each image column (cloned). None:
         ``ImageLoader(size=32)``.
