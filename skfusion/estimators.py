@@ -132,7 +132,7 @@ class _BaseCrossModal(PersistenceMixin, RepresentationMixin, BaseEstimator):
         alignment=None,
         alignment_weight=0.1,
         wide_alpha=1e-6,
-        wide_lr=0.03,
+        wide_lr=0.01,
         modality_dropout=0.0,
         optimizer="adamw",
         lr=1e-3,
@@ -396,10 +396,11 @@ class CrossModalClassifier(ClassifierMixin, _BaseCrossModal):
         ``wide_alpha = 1 / (C * n_samples)``; for a binary one (two softmax
         logits, both penalised, where scikit-learn fits one vector) it is
         ``2 / (C * n_samples)``. Ignored without a wide modality.
-    wide_lr : float, default=0.03
+    wide_lr : float, default=0.01
         Learning rate of the wide path (its own optimizer parameter group,
         without weight decay): a linear model over rare terms needs larger
-        steps than the network.
+        steps than the network (see benchmarks/README.md for the
+        measurements behind the default).
     modality_dropout : float, default=0.0
         During training, mark each present modality absent in a row with this
         probability (never all of a row's modalities), so that predictions
@@ -538,7 +539,7 @@ class CrossModalClassifier(ClassifierMixin, _BaseCrossModal):
         alignment=None,
         alignment_weight=0.1,
         wide_alpha=1e-6,
-        wide_lr=0.03,
+        wide_lr=0.01,
         modality_dropout=0.0,
         optimizer="adamw",
         lr=1e-3,

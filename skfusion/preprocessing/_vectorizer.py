@@ -271,7 +271,8 @@ class ModalityVectorizer(TransformerMixin, BaseEstimator):
         check_is_fitted(self, "kinds_")
         lines = ["ModalityVectorizer routing:"]
         for name, columns in self.modalities_.items():
-            lines.append(f"  {name}: {', '.join(map(str, columns))}")
+            shown = ", ".join(f"{c} ({self.kinds_[c]})" for c in columns)
+            lines.append(f"  {name}: {shown}")
         dropped = [c for c, k in self.kinds_.items() if k == "drop"]
         if dropped:
             lines.append(f"  dropped: {', '.join(map(str, dropped))}")

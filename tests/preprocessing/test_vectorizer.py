@@ -140,7 +140,7 @@ def test_overrides_settings_and_verbose_routing(table, capsys):
     ).fit(table)
     printed = capsys.readouterr().out
     assert "ModalityVectorizer routing:" in printed
-    assert "  ward: ward" in printed and "dropped: xray, ct, sound" in printed
+    assert "  ward: ward (text)" in printed and "dropped: xray, ct, sound" in printed
     assert vec.kinds_["ward"] == "text"
     names = vec.get_feature_names_out()
     assert [n for n in names if n.startswith("ward__")] == [
