@@ -582,7 +582,7 @@ def check_tokens(inputs, specs, *, reset):
             if reset and spec.vocab_size is None:
                 top = int(ids.max(initial=0)) if np.isfinite(ids).all() else 0
                 spec = replace(spec, vocab_size=max(top + 1, 2))
-            bad = (ids < 0) | (ids >= spec.vocab_size) | (ids != np.floor(ids))
+            bad = _invalid_ids(ids, spec.vocab_size)
             if bad.any():
                 row, pos = (int(i) for i in np.argwhere(bad)[0])
                 raise ModalityError(
@@ -598,10 +598,14 @@ def check_tokens(inputs, specs, *, reset):
     return out
 
 
+def _invalid_ids(ids, vocab_size):
+    """Where ``ids`` are not integers in 0..vocab_size - 1 (NaN included)."""
+    return ~((ids >= 0) & (ids < vocab_size) & (ids == np.floor(ids)))
+
+
 def _check_wide(values, spec):
     ids, weights = values[:, 0], values[:, 1]
-    bad = (ids < 0) | (ids >= spec.vocab_size) | (ids != np.floor(ids))
-    bad |= ~np.isfinite(weights)
+    bad = _invalid_ids(ids, spec.vocab_size) | ~np.isfinite(weights)
     if bad.any():
         row, slot = (int(i) for i in np.argwhere(bad)[0])
         raise ModalityError(

@@ -196,3 +196,26 @@ def test_fit_on_a_100k_vocabulary_never_densifies():
     grown = int(done.stdout.split()[-1])
     dense = 5000 * 100_000 * 4
     assert grown < dense / 20, grown  # < 100 MB, against 2 GB dense
+
+
+@pytest.mark.parametrize("schedule", ["constant", "cosine"])
+def test_wide_path_has_its_own_step_size_and_the_schedule_decays_both(schedule):
+    X, y = _reviews(120)
+    X["age"] = np.arange(len(X), dtype=float)
+    pre = ColumnTransformer(
+        [("tab", "passthrough", ["age"]), ("wide", WideFeatures(), ["note"])]
+    ).set_output(transform="pandas")
+    clf = CrossModalClassifier(
+        max_epochs=3, lr=1e-3, wide_lr=0.2, weight_decay=0.05, lr_schedule=schedule
+    )
+    make_pipeline(pre, clf).fit(X, y)
+    wide_weight = clf.net_.module_.wide[0].bag.weight
+    groups = clf.net_.optimizer_.param_groups
+    (wide,) = [g for g in groups if any(p is wide_weight for p in g["params"])]
+    (deep,) = [g for g in groups if g is not wide]
+    assert wide["weight_decay"] == 0.0 and deep["weight_decay"] == 0.05
+    if schedule == "constant":
+        assert (wide["lr"], deep["lr"]) == (0.2, 1e-3)
+    else:  # a half cosine over max_epochs ends at 0
+        assert wide["lr"] == pytest.approx(0.0, abs=1e-12)
+        assert deep["lr"] == pytest.approx(0.0, abs=1e-12)
