@@ -20,6 +20,8 @@ from ._utils import _check_not_empty, _column_names, _is_missing, _TextColumnMix
 
 __all__ = ["WideFeatures"]
 
+#: Ids travel in float32 columns, which hold every integer up to 2**24.
+_MAX_ID = 2**24
 #: Term of a category column whose cell is missing (a category of its own).
 MISSING_CATEGORY = "<missing>"
 
@@ -236,6 +238,12 @@ class WideFeatures(_TextColumnMixin, TransformerMixin, BaseEstimator):
             self.vectorizers_.append((name, "text", fitted))
             terms.append(f"{name}={MISSING_CATEGORY}")
             blocks.append(_text_block(fitted, docs, missing))
+        if len(terms) > _MAX_ID:
+            raise ValueError(
+                f"WideFeatures learnt {len(terms):,} terms, more than "
+                f"{_MAX_ID:,}, the largest id that a float32 column holds "
+                "exactly. Raise min_df or set max_features."
+            )
         self.terms_ = np.asarray(terms, dtype=object)
         self.vocab_size_ = len(terms)
         matrix = sp.hstack(blocks, format="csr", dtype=np.float32)

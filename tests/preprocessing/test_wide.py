@@ -155,3 +155,12 @@ def test_terms_are_kept_by_magnitude_so_negative_numbers_survive():
     out = top_terms(np.array([[0.2, -3.0, 0.5]]), 2)
     assert_array_equal(out[0, :2], [2, 3])
     assert_allclose(out[0, 2:], [-3.0, 0.5])
+
+
+def test_a_vocabulary_beyond_float32_ids_is_refused(monkeypatch):
+    import skfusion.preprocessing._wide as wide_module
+
+    monkeypatch.setattr(wide_module, "_MAX_ID", 5)
+    X = pd.DataFrame({"note": ["a b c d e f g"]})
+    with pytest.raises(ValueError, match="float32 column holds exactly"):
+        WideFeatures(min_df=1).fit(X)
