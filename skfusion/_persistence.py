@@ -219,7 +219,7 @@ def _rebuild_net(estimator, saved):
             f"Unknown criterion {saved['criterion']!r} in the saved "
             f"{type(estimator).__name__}: expected a torch.nn loss name."
         )
-    params = estimator.get_params()
+    params = estimator._training_params()
     params["device"] = _load_device(saved["device"])
     weights = {
         name: torch.from_numpy(np.array(array))

@@ -219,3 +219,18 @@ def test_wide_path_has_its_own_step_size_and_the_schedule_decays_both(schedule):
     else:  # a half cosine over max_epochs ends at 0
         assert wide["lr"] == pytest.approx(0.0, abs=1e-12)
         assert deep["lr"] == pytest.approx(0.0, abs=1e-12)
+
+
+def test_auto_wide_lr_is_resolved_in_fit_and_used_by_the_optimizer():
+    rng = np.random.default_rng(0)
+    X = {"tab": rng.normal(size=(4000, 2))}
+    y = X["tab"][:, 0]
+    reg = CrossModalRegressor(max_epochs=1, random_state=0).fit(X, y)
+    assert reg.wide_lr_ == pytest.approx(0.01 * (1000 / 4000) ** 0.5)
+    small = CrossModalRegressor(max_epochs=1).fit({"tab": X["tab"][:500]}, y[:500])
+    assert small.wide_lr_ == 0.01
+    clf = CrossModalClassifier(max_epochs=1).fit(X, y > 0)
+    assert clf.wide_lr_ == 0.01
+    assert CrossModalClassifier(max_epochs=1, wide_lr=0.2).fit(X, y > 0).wide_lr_ == 0.2
+    restored = pickle.loads(pickle.dumps(reg))  # the net is rebuilt from it
+    assert_allclose(restored.predict(X), reg.predict(X), rtol=1e-6)
