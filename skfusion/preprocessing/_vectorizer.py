@@ -325,6 +325,8 @@ class ModalityVectorizer(TransformerMixin, BaseEstimator):
             )
         frame = X.copy(deep=False)
         frame.columns = [str(c) for c in X.columns]
+        for col in frame.columns:
+            frame[col] = _plain(frame[col])
         return frame
 
     def _route(self, frame):
@@ -400,6 +402,23 @@ class ModalityVectorizer(TransformerMixin, BaseEstimator):
     def _output(self, out, frame):
         out.index = frame.index
         return out
+
+
+def _plain(column):
+    """A pandas extension column (nullable ints, floats and booleans; the
+    "string" dtype) as float64 or object with NaN for pd.NA, which
+    scikit-learn's imputers and encoders cannot compare."""
+    dtype = column.dtype
+    if not isinstance(dtype, pd.api.extensions.ExtensionDtype) or isinstance(
+        dtype, pd.CategoricalDtype | pd.DatetimeTZDtype
+    ):
+        return column
+    if pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_numeric_dtype(dtype):
+        return column.astype("float64")
+    if pd.api.types.is_string_dtype(dtype) and column.hasnans:
+        values = column.astype(object)
+        return values.where(column.notna(), np.nan)
+    return column
 
 
 def _tabular(by_kind):

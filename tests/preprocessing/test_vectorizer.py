@@ -195,3 +195,29 @@ def test_grid_search_over_a_raw_table_with_missing_text():
         scoring="roc_auc",
     ).fit(X, sick)
     assert search.best_score_ > 0.8
+
+
+def test_pandas_extension_dtypes_with_na_are_routed_and_not_modified():
+    X = pd.DataFrame(
+        {
+            "ward": pd.Categorical(["a", None, "b", "a"]),
+            "count": pd.array([1, None, 3, 4], dtype="Int64"),
+            "code": pd.array(["x", None, "y", "x"], dtype="string"),
+            "flag": pd.array([True, None, False, True], dtype="boolean"),
+        }
+    )
+    before = X.copy()
+    vec = ModalityVectorizer()
+    out = vec.fit_transform(X)
+    assert_frame_equal(X, before)
+    assert vec.kinds_ == {
+        "ward": "categorical",
+        "count": "numeric",
+        "code": "categorical",
+        "flag": "numeric",
+    }
+    row = out.iloc[1]
+    assert row["tabular__ward_<missing>"] == 1.0
+    assert row["tabular__code_<missing>"] == 1.0
+    assert row["tabular__missingindicator_count"] > 0
+    assert np.isfinite(out.to_numpy()).all()
