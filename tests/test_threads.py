@@ -112,3 +112,18 @@ def test_small_networks_are_estimated_small():
     X, y = _data()
     clf = CrossModalClassifier(max_epochs=1).fit(X, y)
     assert estimated_macs(clf.modalities_.values(), clf.get_params()) < 1e4
+
+
+def test_images_and_token_convolutions_count_as_large():
+    from skfusion._modalities import ModalitySpec
+
+    params = CrossModalClassifier().get_params()
+    image = ModalitySpec("xray", "image", (1, 32, 32))
+    table = ModalitySpec("tab", "vector", (300,))
+    wide = ModalitySpec("wide", "wide", (2, 256), vocab_size=10**5)
+    tokens = ModalitySpec("note", "tokens", (128,), vocab_size=5000)
+    assert estimated_macs([table, wide], params) < MULTI_THREAD_MACS
+    assert estimated_macs([tokens], params) < MULTI_THREAD_MACS  # a bag
+    assert estimated_macs([image], params) > MULTI_THREAD_MACS
+    conv = {**params, "token_encoder": "conv"}
+    assert estimated_macs([tokens], conv) > MULTI_THREAD_MACS
