@@ -173,8 +173,14 @@ class RepresentationMixin:
         feature_names_out : ndarray of str objects
         """
         check_is_fitted(self)
+        fusion = self.net_.module_.fusion
+        if fusion is None:
+            raise ValueError(
+                f"{type(self).__name__} has only wide modalities (a linear "
+                "model): transform has no output, so no feature names."
+            )
         prefix = type(self).__name__.lower()
-        width = self.net_.module_.fusion.represent_dim
+        width = fusion.represent_dim
         return np.asarray([f"{prefix}{i}" for i in range(width)], dtype=object)
 
     def modality_embeddings(self, X):

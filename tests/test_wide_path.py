@@ -152,6 +152,8 @@ def test_wide_only_model_has_no_shared_space():
     model = make_pipeline(_wide_step(), CrossModalClassifier(max_epochs=1)).fit(X, y)
     with pytest.raises(ValueError, match="only wide modalities"):
         model.transform(X)
+    with pytest.raises(ValueError, match="only wide modalities"):
+        model[-1].get_feature_names_out()
 
 
 def test_wide_ids_out_of_vocabulary_are_refused_naming_row_and_slot():
