@@ -220,7 +220,7 @@ class ModalityVectorizer(TransformerMixin, BaseEstimator):
                 "minimum of 1 is required by ModalityVectorizer."
             )
         self.kinds_ = self._route(frame)
-        steps, self.modalities_ = self._steps(frame)
+        steps, self.modalities_ = self._steps()
         if not steps:
             raise ValueError(
                 "ModalityVectorizer has no column to transform: every column "
@@ -231,7 +231,7 @@ class ModalityVectorizer(TransformerMixin, BaseEstimator):
         self.column_transformer_ = ColumnTransformer(
             steps, remainder="drop", sparse_threshold=0.0
         ).set_output(transform="pandas")
-        return self._output(self.column_transformer_.fit_transform(frame), frame)
+        return self.column_transformer_.fit_transform(frame)
 
     def transform(self, X):
         """The modality columns of X.
@@ -248,7 +248,7 @@ class ModalityVectorizer(TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self)
         frame = self._frame(X, reset=False)
-        return self._output(self.column_transformer_.transform(frame), frame)
+        return self.column_transformer_.transform(frame)
 
     def get_feature_names_out(self, input_features=None):
         """The output column names, ``"<modality>__<feature>"``.
@@ -365,7 +365,7 @@ class ModalityVectorizer(TransformerMixin, BaseEstimator):
         words = np.median([len(v.split()) for v in strings])
         return "text" if words > _CATEGORY_WORDS else "categorical"
 
-    def _steps(self, frame):
+    def _steps(self):
         by_kind = {k: [c for c, v in self.kinds_.items() if v == k] for k in KINDS}
         steps, modalities = [], {}
         tabular = by_kind["numeric"] + by_kind["categorical"]
@@ -398,10 +398,6 @@ class ModalityVectorizer(TransformerMixin, BaseEstimator):
         if kind == "image":
             return ImageLoader(size=32) if self.image is None else clone(self.image)
         return AudioLoader() if self.audio is None else clone(self.audio)
-
-    def _output(self, out, frame):
-        out.index = frame.index
-        return out
 
 
 def _plain(column):
