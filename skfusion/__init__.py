@@ -1,7 +1,13 @@
 """skfusion: scikit-learn compatible cross-modal learning on clinical data."""
 
 from .estimators import CrossModalClassifier, CrossModalRegressor
+from .preprocessing import make_modality_transformer
 
 __version__ = "0.1.0.dev0"
 
-__all__ = ["CrossModalClassifier", "CrossModalRegressor", "__version__"]
+__all__ = [
+    "CrossModalClassifier",
+    "CrossModalRegressor",
+    "__version__",
+    "make_modality_transformer",
+]

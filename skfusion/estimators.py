@@ -49,11 +49,13 @@ from ._modalities import (
 )
 from ._persistence import PersistenceMixin
 from ._representation import RepresentationMixin
+from ._structure import warn_lost_structure
 from ._threads import resolve_threads, torch_threads
 from ._training import (
     FUSIONS,
     OPTIMIZERS,
     build_network,
+    check_workers,
     make_net,
     resolve_device,
     row_weights,
@@ -114,6 +116,7 @@ class _BaseCrossModal(PersistenceMixin, RepresentationMixin, BaseEstimator):
         ],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
+        "progress": ["boolean"],
     }
 
     def __init__(
@@ -150,6 +153,7 @@ class _BaseCrossModal(PersistenceMixin, RepresentationMixin, BaseEstimator):
         n_threads="auto",
         random_state=None,
         verbose=0,
+        progress=False,
     ):
         self.modalities = modalities
         self.latent_dim = latent_dim
@@ -182,6 +186,7 @@ class _BaseCrossModal(PersistenceMixin, RepresentationMixin, BaseEstimator):
         self.n_threads = n_threads
         self.random_state = random_state
         self.verbose = verbose
+        self.progress = progress
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -268,6 +273,8 @@ class _BaseCrossModal(PersistenceMixin, RepresentationMixin, BaseEstimator):
         if not frame and not all_finite(X):
             raise ValueError(bad_cell())
         if reset:
+            if names is None and self.modalities is None:
+                warn_lost_structure(X)
             try:
                 specs = resolve_modalities(names, X.shape[1], self.modalities)
             except ModalityError:
@@ -309,7 +316,9 @@ class _BaseCrossModal(PersistenceMixin, RepresentationMixin, BaseEstimator):
             self._auto_wide_lr(n) if self.wide_lr == "auto" else float(self.wide_lr)
         )
         params = self._training_params()
+        params["estimator_name"] = type(self).__name__  # the progress bar's label
         params["device"] = device = resolve_device(self.device)
+        check_workers(self.n_jobs)
         cuda = [torch.device(device).index or 0] if device.startswith("cuda") else []
         threads = resolve_threads(self.n_threads, self.modalities_.values(), params)
         with torch.random.fork_rng(devices=cuda), torch_threads(threads):
@@ -478,7 +487,13 @@ class CrossModalClassifier(ClassifierMixin, _BaseCrossModal):
         changes the order of float reductions: results then agree to about
         1e-3). Torch's global random state is left untouched.
     verbose : int, default=0
-        Print modalities and a per-epoch table of losses when > 0.
+        When > 0, ``fit`` prints the modalities it found and skorch's table
+        of losses (and seconds) per epoch, as each epoch ends.
+    progress : bool, default=False
+        Show a progress bar over the epochs of ``fit`` on stderr (tqdm: a
+        widget in Jupyter, a text bar in a terminal), with the training
+        loss. It ends at ``max_epochs``, or at the epoch where early
+        stopping stopped.
 
     Attributes
     ----------
@@ -581,6 +596,7 @@ class CrossModalClassifier(ClassifierMixin, _BaseCrossModal):
         n_threads="auto",
         random_state=None,
         verbose=0,
+        progress=False,
     ):
         super().__init__(
             modalities=modalities,
@@ -614,6 +630,7 @@ class CrossModalClassifier(ClassifierMixin, _BaseCrossModal):
             n_threads=n_threads,
             random_state=random_state,
             verbose=verbose,
+            progress=progress,
         )
         self.class_weight = class_weight
 
@@ -723,7 +740,7 @@ token_encoder, token_embedding_dim, dropout, fusion, fusion_rank, alignment, \
 alignment_weight, wide_alpha, wide_lr, modality_dropout, optimizer, lr, \
 lr_schedule, weight_decay, batch_size, max_epochs, early_stopping, \
 validation_fraction, n_iter_no_change, tol, device, amp, n_jobs, n_threads, \
-random_state, verbose
+random_state, verbose, progress
         As in :class:`CrossModalClassifier`. The loss is the mean squared
         error on standardised targets, so ``wide_alpha = 2 * a /
         n_samples`` is the penalty of ``Ridge(alpha=a)`` on them.

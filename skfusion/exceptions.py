@@ -10,7 +10,9 @@ __all__ = [
     "AudioReadError",
     "ImageReadError",
     "ModalityError",
+    "ModalityStructureWarning",
     "SkfusionDataWarning",
+    "SkfusionResourceWarning",
 ]
 
 
@@ -33,3 +35,21 @@ class AudioReadError(ValueError):
 
 class SkfusionDataWarning(DataConversionWarning):
     """Input data was converted or a documented policy was applied to it."""
+
+
+class ModalityStructureWarning(SkfusionDataWarning):
+    """X reached the estimator without the names that carry its modalities.
+
+    Raised by ``fit`` when X has no column names, ``modalities=None``, and
+    its columns show the layout of several skfusion transformer blocks (see
+    :func:`skfusion._structure.lost_structure`): all the columns would form
+    one vector modality, so an image is not treated as an image and the
+    ``missing`` flags are not used. Filter it with
+    ``warnings.filterwarnings("ignore", category=ModalityStructureWarning)``,
+    or silence it by declaring the modalities (``modalities=``).
+    """
+
+
+class SkfusionResourceWarning(UserWarning):
+    """A resource setting was lowered to what the machine has (for instance
+    more decoding workers than CPUs)."""

@@ -82,6 +82,8 @@ ESTIMATORS = [
 ]
 
 
+# The lost-structure warning must never fire on sklearn's check data.
+@pytest.mark.filterwarnings("error::skfusion.exceptions.ModalityStructureWarning")
 @parametrize_with_checks(ESTIMATORS, expected_failed_checks=expected_failed_checks)
 def test_sklearn_compatible_estimator(estimator, check):
     check(estimator)

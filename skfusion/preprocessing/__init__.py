@@ -1,6 +1,7 @@
 """Modality transformers: text, images, audio, and tabular availability."""
 
 from ._audio import AudioLoader
+from ._compose import make_modality_transformer
 from ._embed import ImageEmbedder
 from ._image import ImageLoader
 from ._lazy import LazyImages
@@ -22,4 +23,5 @@ __all__ = [
     "TextEmbedder",
     "TextTokenizer",
     "WideFeatures",
+    "make_modality_transformer",
 ]
