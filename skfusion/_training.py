@@ -8,19 +8,21 @@ estimator's parameters as a dict (``estimator.get_params()``).
 from __future__ import annotations
 
 import contextlib
-import os
-import warnings
+import sys
 from collections.abc import Mapping
 
+import joblib
 import numpy as np
 import torch
 from skorch import NeuralNet
-from skorch.callbacks import EarlyStopping, LRScheduler
+from skorch.callbacks import Callback, EarlyStopping, LRScheduler
 from skorch.dataset import ValidSplit, unpack_data
 from skorch.utils import TeeGenerator, to_tensor
 from torch import nn
 
 from ._batching import batch_iterator
+from ._warnings import warn
+from .exceptions import SkfusionResourceWarning
 from .nn.encoders import CNNEncoder, MLPEncoder, TokenEncoder, mlp
 from .nn.fusion import FUSIONS, AttentionFusion, GatedFusion, LateFusion, LowRankFusion
 from .nn.losses import alignment_loss
@@ -167,11 +169,10 @@ def resolve_device(device):
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     if str(device).startswith("cuda") and not torch.cuda.is_available():
-        warnings.warn(
+        warn(
             f"device={device!r} was requested but CUDA is not available; "
             "training on the CPU instead.",
             UserWarning,
-            stacklevel=4,
         )
         return "cpu"
     return device
@@ -317,6 +318,38 @@ def _fusion_and_head(n_modalities, n_outputs, params):
     return fusion, mlp(fusion.output_dim, head_dims, n_outputs, dropout)
 
 
+class EpochProgress(Callback):
+    """A tqdm bar over the epochs of one fit, on stderr, with the loss.
+
+    ``tqdm.auto`` draws a widget in Jupyter and a text bar elsewhere. The
+    bar is closed at the end of training, where it shows the epochs run:
+    ``max_epochs``, or fewer when early stopping ended the fit. It is placed
+    before early stopping among the callbacks, so the epoch that stops
+    training is counted.
+    """
+
+    def __init__(self, desc):
+        self.desc = desc
+
+    def on_train_begin(self, net, **kwargs):
+        from tqdm.auto import tqdm
+
+        self.bar_ = tqdm(
+            total=net.max_epochs, desc=self.desc, unit="epoch", file=sys.stderr
+        )
+
+    def on_epoch_end(self, net, **kwargs):
+        row = net.history[-1]
+        losses = {k: row[k] for k in ("train_loss", "valid_loss") if k in row}
+        self.bar_.set_postfix({k: f"{v:.4f}" for k, v in losses.items()}, refresh=False)
+        self.bar_.update(1)
+
+    def on_train_end(self, net, **kwargs):
+        bar = self.__dict__.pop("bar_", None)
+        if bar is not None:
+            bar.close()
+
+
 def make_net(module, criterion, params, *, seed, stratify):
     """The skorch net that trains ``module`` as the estimator's params say."""
     optimizer, extra = params["optimizer"], {}
@@ -325,6 +358,8 @@ def make_net(module, criterion, params, *, seed, stratify):
     if isinstance(optimizer, str):
         optimizer = OPTIMIZERS[optimizer]
     callbacks, train_split = [], None
+    if params.get("progress"):
+        callbacks.append(("progress", EpochProgress(params.get("estimator_name"))))
     if params["early_stopping"]:
         train_split = ValidSplit(
             params["validation_fraction"], stratified=stratify, random_state=seed
@@ -387,12 +422,30 @@ def autocast(amp, device):
 
 
 def n_workers(n_jobs):
-    """Decoding worker processes for ``n_jobs`` (None/1 -> 0: in process)."""
-    if n_jobs is None or n_jobs == 1:
+    """Decoding worker processes for ``n_jobs``: 0 (decode in this process)
+    for None or 1; a negative value counts back from the CPUs, as in joblib;
+    never more than the CPUs this process may use (torch's DataLoader warns
+    beyond that, and more workers than CPUs only adds start-up time)."""
+    if n_jobs is None:
         return 0
-    if n_jobs < 0:
-        return max(os.cpu_count() + 1 + n_jobs, 0)
-    return int(n_jobs)
+    cpus = joblib.cpu_count()
+    wanted = cpus + 1 + n_jobs if n_jobs < 0 else n_jobs
+    workers = min(wanted, cpus)
+    return workers if workers > 1 else 0
+
+
+def check_workers(n_jobs):
+    """Warn once, in fit, when ``n_jobs`` asks for more decoding workers than
+    there are CPUs: :func:`n_workers` lowers it silently everywhere else."""
+    cpus = joblib.cpu_count()
+    if n_jobs is not None and n_jobs > cpus:
+        warn(
+            f"n_jobs={n_jobs} asks for more image-decoding worker processes "
+            f"than the {cpus} CPU(s) this process may use; skfusion uses "
+            f"{n_workers(n_jobs)} (0 means: decode in this process). Pass "
+            "n_jobs=-1 for one worker per CPU.",
+            SkfusionResourceWarning,
+        )
 
 
 def row_weights(sample_weight, n, extra=None):

@@ -3,6 +3,7 @@
 import pickle
 import re
 import tracemalloc
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -426,3 +427,23 @@ def test_lazy_fit_is_repeatable_and_pickles_without_the_images(images):
     restored = pickle.loads(pickle.dumps(clf))  # no reference to the images
     assert_array_equal(restored.predict_proba(X), again.predict_proba(X))
     assert b"img0.png" not in pickle.dumps(clf)
+
+
+def test_more_workers_than_cpus_warn_once_and_are_clamped(images):
+    import joblib
+
+    from skfusion.exceptions import SkfusionResourceWarning
+
+    paths, tab, y, _ = images
+    X = {"tab": tab, "xray": LazyImages(paths, ImageLoader(size=SIZE))}
+    n_jobs = joblib.cpu_count() + 2
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        clf = CrossModalClassifier(**dict(FIT, max_epochs=1, n_jobs=n_jobs)).fit(X, y)
+        clf.predict(X)
+    ours = [w for w in record if issubclass(w.category, SkfusionResourceWarning)]
+    assert len(ours) == 1
+    assert f"n_jobs={n_jobs} asks for more" in str(ours[0].message)
+    # torch's DataLoader warns about "worker processes" beyond the CPUs
+    assert not [w for w in record if "worker" in str(w.message) and w not in ours]
+    assert clf.net_.num_workers == (joblib.cpu_count() if joblib.cpu_count() > 1 else 0)
