@@ -71,7 +71,7 @@ def wide_feature_names(n_terms, vocab_size):
     return np.asarray(ids + weights, dtype=object)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class ModalitySpec:
     """What the estimator learned about one modality in ``fit``.
 
@@ -94,6 +94,22 @@ class ModalitySpec:
         Whether rows can mark this modality absent.
     vocab_size : int or None
         For tokens and wide: the number of distinct ids (every id is below it).
+
+    Notes
+    -----
+    The repr is a summary, short enough to print ``estimator.modalities_``
+    (an image's ``columns`` hold one position per pixel)::
+
+        ModalitySpec(name='xray', kind='image', shape=(1, 64, 64),
+                     n_columns=4097, missing='xray__missing')
+
+    ``n_columns`` counts the columns of the 2-D input that the modality
+    takes: its data columns, plus its availability column when it has one;
+    it is left out for dict input, which has no columns. ``missing`` is the
+    name of the availability column (``'<name>__missing'``, the dict key of
+    a dict input) when rows can mark the modality absent, else None.
+    ``vocab_size`` is shown for the tokens and wide kinds only. Equality
+    and pickling are those of the dataclass: every field counts.
     """
 
     name: str
@@ -103,6 +119,17 @@ class ModalitySpec:
     missing_column: int | None = None
     has_missing: bool = False
     vocab_size: int | None = None
+
+    def __repr__(self):
+        parts = [f"name={self.name!r}", f"kind={self.kind!r}", f"shape={self.shape!r}"]
+        if self.columns is not None:
+            n_columns = len(self.columns) + (self.missing_column is not None)
+            parts.append(f"n_columns={n_columns}")
+        missing = f"{self.name}__{MISSING_NAME}" if self.has_missing else None
+        parts.append(f"missing={missing!r}")
+        if self.kind in ("tokens", "wide"):
+            parts.append(f"vocab_size={self.vocab_size!r}")
+        return f"{type(self).__name__}({', '.join(parts)})"
 
 
 def _strip(name):

@@ -15,19 +15,44 @@ __all__ = [
     "check_numeric_frame",
     "check_target_present",
     "column_mismatch",
+    "describe_row",
     "first_bad_cell",
     "first_bad_entry",
     "is_column_mismatch",
+    "plain",
 ]
 
 
-def _row(position, index):
-    """'row 3', or "row 3 (index 'p7')" when X has a pandas index."""
+def plain(value):
+    """``value`` made plain for ``{value!r}`` in a message.
+
+    NumPy 2 shows its scalars as ``np.int64(85)``; a message should show
+    ``85``. NumPy scalars become Python ones (``.item()``), NumPy datetimes
+    and timedeltas pandas ones (readable, where ``.item()`` may give a bare
+    integer of nanoseconds), and tuples (a MultiIndex label) are made plain
+    item by item. Anything else, a pandas Timestamp included, is returned
+    unchanged.
+    """
+    if isinstance(value, tuple):
+        return tuple(plain(v) for v in value)
+    if isinstance(value, np.datetime64 | np.timedelta64):
+        convert = pd.Timestamp if isinstance(value, np.datetime64) else pd.Timedelta
+        try:
+            return convert(value)
+        except (ValueError, OverflowError):  # out of pandas' range
+            return str(value)
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def describe_row(position, index=None):
+    """A row for a message: "row 3", or "row 3 (index 'p7')" when the input
+    has a pandas index (``index``, any sequence of labels); the label is
+    shown as a plain Python value (:func:`plain`), "row 85 (index 85)"."""
     if index is None:
         return f"row {position}"
-    label = index[position]
-    label = label.item() if isinstance(label, np.generic) else label
-    return f"row {position} (index {label!r})"
+    return f"row {position} (index {plain(index[position])!r})"
 
 
 def first_bad_cell(X, feature_names, index):
@@ -39,7 +64,7 @@ def first_bad_cell(X, feature_names, index):
     col = int(np.flatnonzero(~np.isfinite(X[row]))[0])
     name = repr(str(feature_names[col])) if feature_names is not None else col
     return (
-        f"Input X contains NaN or inf in column {name}, {_row(row, index)} "
+        f"Input X contains NaN or inf in column {name}, {describe_row(row, index)} "
         f"({int((~np.isfinite(X)).any(axis=1).sum())} row(s) in all). The "
         "network cannot use missing values: impute them first, e.g. "
         "SimpleImputer(add_indicator=True) in the ColumnTransformer."
@@ -78,9 +103,10 @@ def check_numeric_frame(X):
                 f"the estimator takes numeric columns: convert it, e.g. "
                 f"X.astype({{{col!r}: float}})."
             )
+        where, value = describe_row(row, X.index), plain(column.iloc[row])
         raise ModalityError(
-            f"Column {col!r} of X has dtype {dtype}: {_row(row, X.index)} holds "
-            f"{column.iloc[row]!r}, not a number. The estimator takes numeric "
+            f"Column {col!r} of X has dtype {dtype}: {where} holds "
+            f"{value!r}, not a number. The estimator takes numeric "
             "features. Encode raw columns first, e.g. ColumnTransformer([('note', "
             "TextEmbedder(), 'note'), ('xray', ImageLoader(), 'xray_path'), "
             "('tab', OneHotEncoder(), [...])]).set_output(transform='pandas'); "
@@ -102,7 +128,7 @@ def check_target_present(y):
     if missing.any():
         row = int(np.flatnonzero(missing)[0])
         raise ValueError(
-            f"Input y contains NaN or None in {_row(row, index)} "
+            f"Input y contains NaN or None in {describe_row(row, index)} "
             f"({int(missing.sum())} row(s) in all). Rows without a target "
             "cannot be used in fit: drop them first, e.g. keep = y.notna(); "
             "model.fit(X[keep], y[keep])."
@@ -118,8 +144,8 @@ def check_label_types(y):
         return
     row = int(np.flatnonzero(is_str != is_str[0])[0])
     raise ValueError(
-        f"y mixes string and non-string class labels: row 0 holds {y[0]!r} but "
-        f"row {row} holds {y[row]!r}. Give every label one type, e.g. "
+        f"y mixes string and non-string class labels: row 0 holds {plain(y[0])!r} but "
+        f"row {row} holds {plain(y[row])!r}. Give every label one type, e.g. "
         "y.astype(str)."
     )
 

@@ -68,6 +68,7 @@ from ._validation import (
     first_bad_cell,
     first_bad_entry,
     is_column_mismatch,
+    plain,
 )
 from .exceptions import ModalityError
 from .nn.encoders import TOKEN_ENCODERS
@@ -673,7 +674,7 @@ class CrossModalClassifier(ClassifierMixin, _BaseCrossModal):
         if len(self.classes_) < 2:
             raise ValueError(
                 "CrossModalClassifier needs at least 2 classes in y; got only "
-                f"one class: {self.classes_[0].item()!r}."
+                f"one class: {plain(self.classes_[0])!r}."
             )
         extra = None
         if self.class_weight is not None:

@@ -207,7 +207,7 @@ def _image_column(files, bad):
     return pd.Series(values, index=INDEX, name="xray_path", dtype=object)
 
 
-def _image_error_pattern(key, bad, row="row 2 (index label 'p2')"):
+def _image_error_pattern(key, bad, row="row 2 (index 'p2')"):
     fix = IMAGE_FIX.get(key, r"Fix the path \(or set root=\)")
     shown = re.escape(repr(bad)) if isinstance(bad, str) else ""
     return (
@@ -240,7 +240,7 @@ def test_image_loader_on_error_missing_masks_with_a_warning(files, key):
         out = loader.transform(column)
     message = str(record[0].message)
     assert "1 unreadable image(s) in column 'xray_path'" in message
-    assert "row 2 (index label 'p2')" in message
+    assert "row 2 (index 'p2')" in message
     assert re.search(BAD_IMAGES[key], message)
     assert_array_equal(out[:, -1], [0, 1, 1])
     assert_array_equal(out[1:, :-1], 0.0)  # neutral: the image of a missing row
@@ -269,7 +269,7 @@ def test_image_embedder_on_error_missing_gives_a_zero_row(files, key):
         pytest.warns(SkfusionDataWarning, match=r"ImageEmbedder treated 1") as rec,
     ):
         out = embedder.transform(column)
-    assert "row 2 (index label 'p2')" in str(rec[0].message)
+    assert "row 2 (index 'p2')" in str(rec[0].message)
     assert_array_equal(out[:, -1], [0, 1, 1])
     assert_array_equal(out[1:, :-1], 0.0)
     alone = embedder.transform(column.iloc[:1])
@@ -355,7 +355,7 @@ def test_audio_loader_raises_naming_column_row_path_and_fix(files, key):
     with unchanged(column), pytest.raises(AudioReadError) as info:
         loader.transform(column)
     message = str(info.value)
-    assert "column 'voice_path', row 2 (index label 'p2')" in message
+    assert "column 'voice_path', row 2 (index 'p2')" in message
     assert re.search(BAD_AUDIO[key], message)
     if isinstance(key, str):
         assert repr(files[key]) in message
@@ -370,7 +370,7 @@ def test_audio_loader_on_error_missing_masks_with_a_warning(files, key):
         out = loader.transform(column)
     message = str(record[0].message)
     assert "1 unreadable audio file(s) in column 'voice_path'" in message
-    assert "row 2 (index label 'p2')" in message
+    assert "row 2 (index 'p2')" in message
     assert_array_equal(out[:, -1], [0, 1, 1])
     assert_array_equal(out[1:, :-1], 0.0)
     assert out[0, :-1].max() == 1.0  # the good recording, scaled to its peak
@@ -767,6 +767,80 @@ def test_labels_mixing_strings_and_numbers_are_refused():
     y = np.array(["sick", 0] * 6, dtype=object)
     with pytest.raises(ValueError, match=r"mixes string and non-string class labels"):
         CrossModalClassifier(**FAST).fit(_numeric(), y)
+
+
+# -- plain values in messages (no NumPy 2 scalar reprs) -------------------------------
+
+INT_INDEX = pd.Index(np.arange(80, 92), dtype="int64")  # index[5] is np.int64(85)
+
+
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        (np.nan, "contains NaN or inf in column 'lab__b', row 5 (index 85) "),
+        ("high", "Column 'lab__b' of X has dtype object: row 5 (index 85) holds"),
+    ],
+    ids=["nan", "text"],
+)
+def test_an_int64_index_label_is_shown_as_a_plain_number(value, expected):
+    X = _numeric().set_axis(INT_INDEX)
+    assert type(X.index[5]) is np.int64
+    if isinstance(value, str):
+        X = X.astype({"lab__b": object})
+    X.loc[85, "lab__b"] = value
+    with unchanged(X), pytest.raises(ValueError) as info:
+        CrossModalClassifier(**FAST).fit(X, Y)
+    message = str(info.value)
+    assert "(index 85)" in message
+    assert expected in message
+    assert "np.int64" not in message
+
+
+def test_an_int64_index_label_is_plain_in_the_image_loader_warning(files):
+    column = pd.Series(
+        [files["ok.png"], None, files["nowhere.png"]],
+        index=pd.Index([83, 84, 85], dtype="int64"),
+        name="xray_path",
+        dtype=object,
+    )
+    loader = ImageLoader(size=4, on_error="missing").fit(column)
+    with pytest.warns(SkfusionDataWarning) as record:
+        loader.transform(column)
+    message = str(record[0].message)
+    assert "row 2 (index 85)" in message
+    assert "np.int64" not in message
+
+
+def test_numpy_scalars_in_an_object_column_of_x_are_shown_plain():
+    """A text column built from a NumPy array holds np.str_ cells."""
+    X = _numeric().astype({"lab__b": object})
+    X.loc["p6", "lab__b"] = np.str_("high")
+    X.loc["p7", "lab__b"] = np.float64(0.5)  # a number: accepted
+    with unchanged(X), pytest.raises(ModalityError) as info:
+        CrossModalClassifier(**FAST).fit(X, Y)
+    message = str(info.value)
+    assert "row 6 (index 'p6') holds 'high', not a number" in message
+    assert "np.str_" not in message
+
+
+def test_numpy_scalars_in_mixed_labels_are_shown_plain():
+    y = np.array(["sick", np.float64(0.0)] * 6, dtype=object)
+    assert type(y[1]) is np.float64
+    with pytest.raises(ValueError) as info:
+        CrossModalClassifier(**FAST).fit(_numeric(), y)
+    message = str(info.value)
+    assert "row 0 holds 'sick' but row 1 holds 0.0." in message
+    assert "np.float64" not in message
+
+
+def test_a_numpy_float_in_a_path_column_is_shown_plain(files):
+    column = _image_column(files, np.float64(3.5))
+    loader = ImageLoader(size=4).fit(column)
+    with unchanged(column), pytest.raises(ImageReadError) as info:
+        loader.transform(column)
+    message = str(info.value)
+    assert "row 2 (index 'p2'): 3.5 (type float64) is not a path" in message
+    assert "np.float64" not in message
 
 
 # -- texts -----------------------------------------------------------------------------

@@ -74,6 +74,28 @@ def test_prefix_grouping_finds_kinds_and_shapes(two_modality_frame):
     assert type(encoders["scan"]).__name__ == "CNNEncoder"
 
 
+def test_modality_spec_repr_is_a_short_summary():
+    rng = np.random.default_rng(0)
+    n = 16
+    X = pd.DataFrame(
+        np.hstack([rng.random((n, 64)), np.zeros((n, 1)), rng.normal(size=(n, 2))]),
+        columns=[*_pixel_names("xray", 1, 8, 8), "xray__missing", "tab__a", "tab__b"],
+    )
+    clf = CrossModalClassifier(**{**FAST, "max_epochs": 1}).fit(X, np.arange(n) % 2)
+    assert repr(clf.modalities_["xray"]) == (
+        "ModalitySpec(name='xray', kind='image', shape=(1, 8, 8), n_columns=65, "
+        "missing='xray__missing')"
+    )
+    assert repr(clf.modalities_["tab"]) == (
+        "ModalitySpec(name='tab', kind='vector', shape=(2,), n_columns=2, missing=None)"
+    )
+    assert len(repr(clf.modalities_)) < 400
+    # The repr summarises; equality and pickling still see every field.
+    spec = clf.modalities_["xray"]
+    assert spec.columns == tuple(range(64)) and spec.missing_column == 64
+    assert pickle.loads(pickle.dumps(spec)) == spec
+
+
 def test_pixel_columns_in_any_order_are_reordered():
     rng = np.random.default_rng(1)
     names = _pixel_names("img", 2, 2, 3)
@@ -213,11 +235,16 @@ def test_string_labels_multiclass_and_probabilities():
     assert clf.score(X, y) > 0.85
 
 
-def test_one_class_is_a_clear_error():
+@pytest.mark.parametrize(
+    "labels",
+    [["a"] * 5, np.array(["a"] * 5, dtype=object), pd.Series(["a"] * 5)],
+    ids=["list", "object-array", "series"],
+)
+def test_one_class_is_a_clear_error(labels):
     with pytest.raises(
         ValueError, match="at least 2 classes in y; got only one class: 'a'"
     ):
-        CrossModalClassifier(**FAST).fit(np.zeros((5, 2)), ["a"] * 5)
+        CrossModalClassifier(**FAST).fit(np.zeros((5, 2)), labels)
 
 
 def test_same_seed_same_predictions_other_seed_differs(two_modality_frame):

@@ -9,6 +9,7 @@ of a dict input), so a Pipeline needs no extra description.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 
 import numpy as np
@@ -100,6 +101,7 @@ def modality_importance(
     strategy="permute",
     random_state=None,
     sample_weight=None,
+    verbose=0,
 ):
     """Score drop when one whole modality is shuffled across rows or removed.
 
@@ -138,6 +140,10 @@ def modality_importance(
         Seeds the permutations.
     sample_weight : array-like of shape (n_samples,), default=None
         Weights passed to the scorer.
+    verbose : int, default=0
+        At 1 or more, print one line at the end: the modalities, repeats,
+        strategy and scoring, the baseline score, the time taken and the
+        modality with the largest mean drop (one per metric).
 
     Returns
     -------
@@ -184,6 +190,7 @@ def modality_importance(
         raise ValueError(f"strategy must be one of {_STRATEGIES}; got {strategy!r}.")
     if not (isinstance(n_repeats, int | np.integer) and n_repeats >= 1):
         raise ValueError(f"n_repeats must be an int >= 1; got {n_repeats!r}.")
+    started = time.perf_counter()
     transform, final = _unwrap(estimator, "modality_importance")
     Xt = transform(X)
     scorer = check_scoring(final, scoring=scoring)
@@ -224,9 +231,53 @@ def modality_importance(
             strategy=strategy,
         )
 
+    if verbose:
+        seconds = time.perf_counter() - started
+        print(_summary(final, scoring, strategy, n_repeats, baseline, drops, seconds))
     if list(baseline) == [None]:
         return bunch(None)
     return {key: bunch(key) for key in baseline}
+
+
+def _plural(count, word, plural):
+    return f"{count} {word if count == 1 else plural}"
+
+
+def _scoring_name(scoring, final):
+    """A readable name for ``scoring`` (a string, None or a callable)."""
+    if scoring is None:
+        return f"{type(final).__name__}.score"
+    if isinstance(scoring, str):
+        return repr(scoring)
+    func = getattr(scoring, "_score_func", scoring)  # a make_scorer object
+    return getattr(func, "__name__", type(func).__name__)
+
+
+def _summary(final, scoring, strategy, n_repeats, baseline, drops, seconds):
+    """The one-line report of modality_importance at ``verbose >= 1``."""
+    names = list(final.modalities_)
+    head = _plural(len(names), "modality", "modalities")
+    if strategy == "permute":
+        head += " x " + _plural(n_repeats, "repeat", "repeats")
+    if list(baseline) == [None]:
+        scored = _scoring_name(scoring, final)
+        base = f"{baseline[None]:.3f}"
+        top = drops[None].mean(axis=1)
+        i = int(np.argmax(top))
+        largest = f"{names[i]} {top[i]:.3f}"
+    else:  # several metrics: one baseline and one largest drop each
+        scored = ", ".join(repr(key) for key in baseline)
+        base = ", ".join(f"{key} {baseline[key]:.3f}" for key in baseline)
+        parts = []
+        for key in baseline:
+            top = drops[key].mean(axis=1)
+            i = int(np.argmax(top))
+            parts.append(f"{names[i]} {top[i]:.3f} ({key})")
+        largest = ", ".join(parts)
+    return (
+        f"[modality_importance] {head} (strategy {strategy!r}, scoring {scored}): "
+        f"baseline {base}, in {seconds:.1f} s; largest drop: {largest}"
+    )
 
 
 def _n_rows(Xt):

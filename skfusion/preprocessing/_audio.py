@@ -16,10 +16,10 @@ from sklearn.utils.validation import (
     check_is_fitted,
 )
 
+from .._validation import describe_row
 from ..exceptions import AudioReadError, SkfusionDataWarning
 from ._utils import (
     _column_names,
-    _describe_row,
     _is_missing,
     _output_names,
     _PathColumnMixin,
@@ -257,7 +257,7 @@ class AudioLoader(_PathColumnMixin, TransformerMixin, BaseEstimator):
                 if self.on_error == "raise":
                     raise AudioReadError(
                         "AudioLoader could not read the audio file in column "
-                        f"{column!r}, {_describe_row(i, index)}: {exc}. Fix the "
+                        f"{column!r}, {describe_row(i, index)}: {exc}. Fix the "
                         "path (or set root=), or pass on_error='missing' to "
                         "treat unreadable recordings as missing."
                     ) from exc.__cause__
@@ -432,7 +432,7 @@ def _mel_filterbank(sample_rate, n_fft, n_mels, fmin, fmax):
 
 
 def _warn_failed(failed, column, index):
-    rows = ", ".join(_describe_row(i, index) for i, _ in failed[:_MAX_ROWS_LISTED])
+    rows = ", ".join(describe_row(i, index) for i, _ in failed[:_MAX_ROWS_LISTED])
     more = len(failed) - _MAX_ROWS_LISTED
     if more > 0:
         rows += f" and {more} more"

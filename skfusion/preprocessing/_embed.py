@@ -5,6 +5,7 @@ import hashlib
 import os
 import stat
 import sys
+import time
 import warnings
 from collections import namedtuple
 from numbers import Integral
@@ -23,6 +24,7 @@ from tqdm import tqdm
 
 from .._persistence import SkopsRefusalMixin
 from .._training import resolve_device
+from .._validation import describe_row
 from ..exceptions import ImageReadError, SkfusionDataWarning
 from ._embed_store import (
     _Archive,
@@ -38,7 +40,6 @@ from ._embed_store import (
 from ._image import ImageLoader
 from ._utils import (
     _column_names,
-    _describe_row,
     _is_missing,
     _output_names,
     _PathColumnMixin,
@@ -152,6 +153,10 @@ class ImageEmbedder(
         be served stale.
     add_indicator : bool, default=True
         Append the ``missing`` column (1.0 for a missing image, else 0.0).
+    verbose : int, default=0
+        At 1 or more, ``transform`` prints one line when it ends: the number
+        of images, the time taken, how many were encoded, read from the
+        cache and missing or unreadable, and the cache folder.
 
     Attributes
     ----------
@@ -239,6 +244,7 @@ class ImageEmbedder(
         "cache_dir": [str, os.PathLike, None],
         "cache_key": [StrOptions({"content", "stat"})],
         "add_indicator": ["boolean"],
+        "verbose": ["verbose"],
     }
 
     def __init__(
@@ -252,6 +258,7 @@ class ImageEmbedder(
         cache_dir=None,
         cache_key="content",
         add_indicator=True,
+        verbose=0,
     ):
         self.encoder = encoder
         self.loader = loader
@@ -261,6 +268,7 @@ class ImageEmbedder(
         self.cache_dir = cache_dir
         self.cache_key = cache_key
         self.add_indicator = add_indicator
+        self.verbose = verbose
 
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y=None):
@@ -328,6 +336,7 @@ class ImageEmbedder(
             last column is ``missing`` when ``add_indicator=True``.
         """
         check_is_fitted(self, "fingerprint_")
+        started = time.perf_counter()
         X_checked, values, index = self._validate_column(X, reset=False)
         column = _column_names(X_checked)[0]
         n, d = len(values), self.embedding_dim_
@@ -376,6 +385,9 @@ class ImageEmbedder(
             _warn_failed(failed, first_error, column, index)
         if self.add_indicator:
             out[:, -1] = missing
+        if self.verbose:
+            seconds = time.perf_counter() - started
+            print(_summary(n, seconds, self._cache_info, int(missing.sum()), cache))
         return out
 
     def cache_info(self):
@@ -536,14 +548,25 @@ def _relocate(exc, rows, index, chunk_index):
     """The loader's error, its batch row number replaced by the input's."""
     message = str(exc)
     for j, row in enumerate(rows):
-        old = f", {_describe_row(j, chunk_index)}: "
+        old = f", {describe_row(j, chunk_index)}: "
         if old in message:
-            new = f", {_describe_row(int(row), index)}: "
+            new = f", {describe_row(int(row), index)}: "
             return ImageReadError(message.replace(old, new, 1))
     return ImageReadError(
         f"{message} (ImageEmbedder: the row number above counts within a batch "
         f"made of rows {rows.tolist()} of the input)"
     )
+
+
+def _summary(n, seconds, info, n_missing, cache):
+    """The one-line report of a ``transform`` at ``verbose >= 1``."""
+    line = f"[ImageEmbedder] {n} image(s) in {seconds:.1f} s: {info.encoded} encoded"
+    if cache is not None:
+        line += f", {info.hits} from the cache"
+    line += f", {n_missing} missing or unreadable"
+    if cache is not None:
+        line += f" (cache {cache!r})"
+    return line
 
 
 def _describe_output(value):
@@ -553,7 +576,7 @@ def _describe_output(value):
 
 
 def _warn_failed(failed, first_error, column, index):
-    rows = ", ".join(_describe_row(i, index) for i in failed[:_MAX_ROWS_LISTED])
+    rows = ", ".join(describe_row(i, index) for i in failed[:_MAX_ROWS_LISTED])
     more = len(failed) - _MAX_ROWS_LISTED
     if more > 0:
         rows += f" and {more} more"

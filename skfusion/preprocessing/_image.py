@@ -14,11 +14,11 @@ from sklearn.utils.validation import (
     check_is_fitted,
 )
 
+from .._validation import describe_row
 from ..exceptions import ImageReadError, SkfusionDataWarning
 from ._dicom import DicomReadError, fit_into, read_dicom, sniff_dicom
 from ._utils import (
     _column_names,
-    _describe_row,
     _is_missing,
     _output_names,
     _PathColumnMixin,
@@ -238,7 +238,7 @@ class ImageLoader(_PathColumnMixin, TransformerMixin, BaseEstimator):
                 if self.on_error == "raise":
                     raise ImageReadError(
                         "ImageLoader could not read the image in column "
-                        f"{column!r}, {_describe_row(i, index)}: {exc}. "
+                        f"{column!r}, {describe_row(i, index)}: {exc}. "
                         f"{exc.fix or 'Fix the path (or set root=)'}, or pass "
                         "on_error='missing' to treat unreadable images as "
                         "missing."
@@ -408,7 +408,7 @@ def _check_frame_and_window(frame, window):
 
 
 def _warn_failed(failed, column, index):
-    rows = ", ".join(_describe_row(i, index) for i, _ in failed[:_MAX_ROWS_LISTED])
+    rows = ", ".join(describe_row(i, index) for i, _ in failed[:_MAX_ROWS_LISTED])
     more = len(failed) - _MAX_ROWS_LISTED
     if more > 0:
         rows += f" and {more} more"

@@ -5,6 +5,7 @@ import copy
 import importlib
 import importlib.util
 import os
+import time
 from numbers import Integral
 from pathlib import Path
 
@@ -86,6 +87,10 @@ class SentenceEmbedder(
         None keeps the model's ``max_seq_length``.
     add_indicator : bool, default=True
         Append the ``missing`` column (1.0 for a missing text, else 0.0).
+    verbose : int, default=0
+        At 1 or more, ``fit`` prints one line naming the model it loaded
+        (where from, its width, the time taken) and ``transform`` one line
+        with the number of texts embedded and missing and the time taken.
 
     Attributes
     ----------
@@ -152,6 +157,7 @@ class SentenceEmbedder(
         "progress": ["boolean"],
         "max_length": [Interval(Integral, 1, None, closed="left"), None],
         "add_indicator": ["boolean"],
+        "verbose": ["verbose"],
     }
 
     def __init__(
@@ -164,6 +170,7 @@ class SentenceEmbedder(
         progress=False,
         max_length=None,
         add_indicator=True,
+        verbose=0,
     ):
         self.model = model
         self.batch_size = batch_size
@@ -172,6 +179,7 @@ class SentenceEmbedder(
         self.progress = progress
         self.max_length = max_length
         self.add_indicator = add_indicator
+        self.verbose = verbose
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
@@ -192,8 +200,16 @@ class SentenceEmbedder(
         X_checked, values, _ = self._as_columns(X)
         _check_not_empty(values, type(self).__name__)
         validate_data(self, X_checked, reset=True, skip_check_array=True)
+        started = time.perf_counter()
         self.model_, self.model_path_ = self._load_model(resolve_device(self.device))
         self.embedding_dim_ = self.n_components_ = _embedding_dim(self.model_)
+        if self.verbose:
+            seconds = time.perf_counter() - started
+            print(
+                f"[SentenceEmbedder] loaded {self._describe_source()} on "
+                f"{_device_of(self.model_)} ({self.embedding_dim_} dimensions) "
+                f"in {seconds:.1f} s"
+            )
         return self
 
     def transform(self, X):
@@ -211,6 +227,7 @@ class SentenceEmbedder(
             ``missing=1``.
         """
         check_is_fitted(self)
+        started = time.perf_counter()
         X_checked, values, _ = self._as_columns(X)
         validate_data(self, X_checked, reset=False, skip_check_array=True)
         docs, missing = _documents(values)
@@ -220,6 +237,13 @@ class SentenceEmbedder(
             out[~missing, :dim] = self._encode(docs[~missing].tolist())
         if self.add_indicator:
             out[:, -1] = missing
+        if self.verbose:
+            seconds = time.perf_counter() - started
+            n_missing = int(missing.sum())
+            print(
+                f"[SentenceEmbedder] embedded {len(docs) - n_missing} text(s) "
+                f"({n_missing} missing) in {seconds:.1f} s"
+            )
         return out
 
     def get_feature_names_out(self, input_features=None):
@@ -270,6 +294,15 @@ class SentenceEmbedder(
                 model.to(device)
 
     # -- internals -------------------------------------------------------
+
+    def _describe_source(self):
+        """Where ``model_`` came from, for the verbose line of ``fit``."""
+        if not isinstance(self.model, str | os.PathLike):
+            return f"a {type(self.model).__name__} instance"
+        name = os.fspath(self.model)
+        if self.model_path_ is None or self.model_path_ == name:
+            return repr(name)
+        return f"{name!r} from {self.model_path_}"
 
     def _load_model(self, device):
         """The model on ``device`` in eval mode, and its directory or None."""

@@ -7,6 +7,8 @@ import pandas as pd
 import scipy.sparse as sp
 from sklearn.utils.validation import validate_data
 
+from .._validation import plain
+
 
 def _as_object_columns(X, *, caller, reject_1d_numeric=False):
     """Turn ``X`` into a 2-D object array without modifying the caller's data.
@@ -72,13 +74,6 @@ def _column_names(X_checked):
     if isinstance(X_checked, pd.DataFrame):
         return [str(c) for c in X_checked.columns]
     return [str(i) for i in range(X_checked.shape[1])]
-
-
-def _describe_row(position, index):
-    """'row 3' or "row 3 (index label 'p7')" for error messages."""
-    if index is None:
-        return f"row {position}"
-    return f"row {position} (index label {index[position]!r})"
 
 
 def _output_names(names, add_indicator):
@@ -157,7 +152,7 @@ class _PathColumnMixin:
         :class:`_ReadError` saying why ``value`` names no readable file."""
         if not isinstance(value, str | os.PathLike):
             raise _ReadError(
-                f"{value!r} (type {type(value).__name__}) is not a path; "
+                f"{plain(value)!r} (type {type(value).__name__}) is not a path; "
                 "expected a str or path-like value"
             )
         path = os.fspath(value)

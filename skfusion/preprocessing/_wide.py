@@ -15,6 +15,7 @@ from sklearn.utils.validation import (
 )
 
 from .._modalities import wide_feature_names
+from .._validation import describe_row, plain
 from ._text import _TOKEN_PATTERN, _check_ngram_range, _to_text
 from ._utils import _check_not_empty, _column_names, _is_missing, _TextColumnMixin
 
@@ -411,16 +412,16 @@ def _numbers(column, name, index):
         try:
             out[i] = float(value)
         except (TypeError, ValueError):
-            row = f"row {i}" if index is None else f"row {i} (index {index[i]})"
             raise ValueError(
-                f"WideFeatures: numeric column {name!r}, {row}, holds "
-                f"{value!r}, which is not a number. Clean the column, or list "
-                "it in categorical."
+                f"WideFeatures: numeric column {name!r}, {describe_row(i, index)}, "
+                f"holds {plain(value)!r}, which is not a number. Clean the "
+                "column, or list it in categorical."
             ) from None
     if not np.isfinite(out[~np.isnan(out)]).all():
         row = int(np.flatnonzero(np.isinf(out))[0])
         raise ValueError(
-            f"WideFeatures: numeric column {name!r}, row {row}, is infinite."
+            f"WideFeatures: numeric column {name!r}, {describe_row(row, index)}, "
+            "is infinite."
         )
     return out
 

@@ -1,12 +1,14 @@
 """modality_importance, modality_weights, modality_availability."""
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
 from _clinical import tabular_transformer
 from sklearn.compose import ColumnTransformer
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import r2_score, roc_auc_score
+from sklearn.metrics import make_scorer, r2_score, roc_auc_score
 from sklearn.pipeline import make_pipeline
 
 from skfusion import CrossModalClassifier, CrossModalRegressor
@@ -173,6 +175,64 @@ def test_sample_weight_reaches_the_scorer(one_signal):
     result = modality_importance(clf, X, y, sample_weight=weights, n_repeats=1)
     first_half = {k: v[:150] for k, v in X.items()}
     assert result.baseline_score == pytest.approx(clf.score(first_half, y[:150]))
+
+
+def _printed_line(capsys):
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 1, lines
+    return lines[0]
+
+
+def test_verbose_prints_one_summary_line(one_signal, capsys):
+    X, y, clf = one_signal
+    result = modality_importance(
+        clf, X, y, scoring="roc_auc", n_repeats=2, random_state=0, verbose=1
+    )
+    line = _printed_line(capsys)
+    match = re.fullmatch(
+        r"\[modality_importance\] 2 modalities x 2 repeats \(strategy 'permute', "
+        r"scoring 'roc_auc'\): baseline (\d\.\d{3}), in \d+\.\d s; "
+        r"largest drop: a (-?\d\.\d{3})",
+        line,
+    )
+    assert match, line
+    assert match[1] == f"{result.baseline_score:.3f}"
+    assert match[2] == f"{result.importances_mean.max():.3f}"
+
+    again = modality_importance(
+        clf, X, y, scoring="roc_auc", n_repeats=2, random_state=0
+    )
+    assert capsys.readouterr().out == ""  # verbose=0: silent
+    np.testing.assert_array_equal(again.importances, result.importances)
+
+
+def test_verbose_names_mask_default_callable_and_several_scorings(one_signal, capsys):
+    X, y, clf = one_signal
+    masked = modality_importance(clf, X, y, strategy="mask", verbose=1)
+    line = _printed_line(capsys)
+    assert line.startswith(
+        "[modality_importance] 2 modalities (strategy 'mask', scoring "
+        f"CrossModalClassifier.score): baseline {masked.baseline_score:.3f}, in "
+    ), line
+
+    scorer = make_scorer(roc_auc_score, response_method="predict_proba")
+    modality_importance(clf, X, y, scoring=scorer, n_repeats=1, verbose=1)
+    assert "(strategy 'permute', scoring roc_auc_score): " in _printed_line(capsys)
+
+    results = modality_importance(
+        clf, X, y, scoring=["roc_auc", "accuracy"], n_repeats=1, verbose=1
+    )
+    line = _printed_line(capsys)
+    auc, acc = results["roc_auc"], results["accuracy"]
+    assert "x 1 repeat (strategy 'permute', scoring 'roc_auc', 'accuracy'): " in line
+    assert (
+        f"baseline roc_auc {auc.baseline_score:.3f}, "
+        f"accuracy {acc.baseline_score:.3f}, in "
+    ) in line
+    assert line.endswith(
+        f"largest drop: a {auc.importances_mean[0]:.3f} (roc_auc), "
+        f"a {acc.importances_mean[0]:.3f} (accuracy)"
+    ), line
 
 
 def test_errors(one_signal):

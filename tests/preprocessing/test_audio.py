@@ -290,7 +290,7 @@ def test_unreadable_paths_raise_with_column_row_and_path(tmp_path, kind):
     message = str(info.value)
     assert isinstance(info.value, ValueError)
     assert "'voice_path'" in message
-    assert "row 1 (index label 'b')" in message
+    assert "row 1 (index 'b')" in message
     assert bad in message
     assert reason in message
     assert "on_error='missing'" in message

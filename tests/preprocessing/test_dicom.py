@@ -354,7 +354,7 @@ def test_dicom_without_pixel_data_raises_with_column_row_and_path(tmp_path):
         loader.transform(paths)
     message = str(info.value)
     assert "'ct_path'" in message
-    assert "row 1 (index label 'b')" in message
+    assert "row 1 (index 'b')" in message
     assert report in message
     assert "has no pixel data" in message
     assert "on_error='missing'" in message

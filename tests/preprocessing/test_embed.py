@@ -3,6 +3,7 @@
 import copy
 import os
 import pickle
+import re
 import warnings
 
 import numpy as np
@@ -17,6 +18,7 @@ from sklearn.compose import ColumnTransformer
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
 from sklearn.pipeline import Pipeline
+from sklearn.utils._param_validation import InvalidParameterError
 from torch import nn
 
 from skfusion.exceptions import ImageReadError, SkfusionDataWarning
@@ -204,6 +206,56 @@ def test_progress_bar_goes_to_stderr(paths, capsys):
     assert captured.out == ""
     _embedder().fit_transform(paths)
     assert capsys.readouterr().err == ""
+
+
+def _verbose_line(captured):
+    assert captured.err == ""
+    lines = captured.out.splitlines()
+    assert len(lines) == 1, captured.out
+    return lines[0]
+
+
+def test_verbose_prints_one_summary_line_per_transform(tmp_path, paths, capsys):
+    bad = tmp_path / "broken.png"
+    bad.write_text("not a png")
+    X = [*paths, None, str(bad)]
+    cache = tmp_path / "cache"
+    loader = ImageLoader(size=SIZE, on_error="missing")
+    embedder = ImageEmbedder(
+        encoder=TinyEncoder(), loader=loader, batch_size=4, cache_dir=cache, verbose=1
+    )
+    embedder.fit(X)
+    assert capsys.readouterr().out == ""  # fit reads no image: nothing to say
+    with pytest.warns(SkfusionDataWarning, match="1 unreadable"):
+        embedder.transform(X)
+    folder = os.path.join(cache, embedder.fingerprint_[:16])
+    line = _verbose_line(capsys.readouterr())
+    assert re.fullmatch(
+        r"\[ImageEmbedder\] 9 image\(s\) in \d+\.\d s: 7 encoded, 0 from the "
+        r"cache, 2 missing or unreadable \(cache '(.*)'\)",
+        line,
+    ), line
+    assert line.endswith(f"(cache {folder!r})")
+
+    embedder.transform([*paths[:3], None])
+    line = _verbose_line(capsys.readouterr())
+    assert ": 0 encoded, 3 from the cache, 1 missing or unreadable (" in line
+    assert line.startswith("[ImageEmbedder] 4 image(s) in ")
+
+
+def test_verbose_without_cache_and_verbose_zero(paths, capsys):
+    embedder = _embedder(encoder=TinyEncoder(), verbose=1).fit([*paths, None])
+    embedder.transform([*paths, None])
+    line = _verbose_line(capsys.readouterr())
+    assert re.fullmatch(
+        r"\[ImageEmbedder\] 8 image\(s\) in \d+\.\d s: 7 encoded, "
+        r"1 missing or unreadable",
+        line,
+    ), line
+    embedder.set_params(verbose=0).transform(paths)
+    assert capsys.readouterr().out == ""
+    with pytest.raises(InvalidParameterError, match="verbose"):
+        _embedder(verbose="yes").fit(paths)
 
 
 # -- cache -------------------------------------------------------------------
@@ -396,7 +448,7 @@ def test_unreadable_image_names_the_row_of_the_full_input(tmp_path, paths, as_fr
     values, bad = _with_bad_row(tmp_path, paths, at=9)
     if as_frame:
         X = pd.DataFrame({"xray": values}, index=[f"p{i}" for i in range(12)])
-        row, column = r"row 9 \(index label 'p9'\)", "'xray'"
+        row, column = r"row 9 \(index 'p9'\)", "'xray'"
     else:
         X, row, column = values, r"row 9:", "'0'"
     embedder = _embedder(encoder=TinyEncoder(), batch_size=4, cache_dir=tmp_path / "c")

@@ -148,7 +148,7 @@ def test_unreadable_paths_raise_with_row_and_path(tmp_path, kind):
     with pytest.raises(ImageReadError) as info:
         loader.transform(paths)
     message = str(info.value)
-    assert "row 1 (index label 'b')" in message
+    assert "row 1 (index 'b')" in message
     assert str(bad) in message
     assert "'xray_path'" in message
     assert "on_error='missing'" in message

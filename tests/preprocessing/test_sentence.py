@@ -10,6 +10,7 @@ import atexit
 import functools
 import os
 import pickle
+import re
 import shutil
 import subprocess
 import sys
@@ -272,6 +273,57 @@ def test_not_fitted_and_bad_params(model_dir):
         SentenceEmbedder(model=model_dir, batch_size=0).fit(["x"])
     with pytest.raises(InvalidParameterError, match="model"):
         SentenceEmbedder(model=3).fit(["x"])
+
+
+def _printed_line(capsys):
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 1, lines
+    return lines[0]
+
+
+def test_verbose_prints_the_loaded_model_and_the_embedded_count(model_dir, capsys):
+    texts = [*NOTES, None, "  "]
+    emb = SentenceEmbedder(model=model_dir, verbose=1).fit(texts)
+    line = _printed_line(capsys)
+    assert re.fullmatch(
+        rf"\[SentenceEmbedder\] loaded {re.escape(repr(model_dir))} on cpu "
+        rf"\({DIM} dimensions\) in \d+\.\d s",
+        line,
+    ), line
+
+    emb.transform(texts)
+    line = _printed_line(capsys)
+    assert re.fullmatch(
+        r"\[SentenceEmbedder\] embedded 6 text\(s\) \(2 missing\) in \d+\.\d s",
+        line,
+    ), line
+
+    emb.set_params(verbose=0).fit(texts).transform(texts)
+    assert capsys.readouterr().out == ""
+    with pytest.raises(InvalidParameterError, match="verbose"):
+        SentenceEmbedder(model=model_dir, verbose=-1).fit(texts)
+
+
+def test_verbose_names_a_package_and_an_instance(
+    model_dir, tmp_path, monkeypatch, capsys
+):
+    package = tmp_path / "fake_st_verbose_pkg"
+    package.mkdir()
+    (package / "__init__.py").write_text(f"MODEL_DIR = {model_dir!r}\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    SentenceEmbedder(model="fake_st_verbose_pkg", verbose=1).fit(NOTES)
+    line = _printed_line(capsys)
+    assert line.startswith(
+        f"[SentenceEmbedder] loaded 'fake_st_verbose_pkg' from {model_dir} on cpu "
+        f"({DIM} dimensions) in "
+    ), line
+
+    instance = SentenceTransformer(model_dir, device="cpu", local_files_only=True)
+    SentenceEmbedder(model=instance, verbose=1).fit(NOTES)
+    line = _printed_line(capsys)
+    assert line.startswith(
+        f"[SentenceEmbedder] loaded a SentenceTransformer instance on cpu ({DIM} "
+    ), line
 
 
 # -- where the model comes from ---------------------------------------------------
