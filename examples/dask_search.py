@@ -103,6 +103,7 @@ def make_search(X, n_jobs):
         cv=StratifiedKFold(3, shuffle=True, random_state=SEED),
         scoring="roc_auc",
         n_jobs=n_jobs,
+        verbose=1,  # one line when the search starts: folds x candidates
     )
 
 

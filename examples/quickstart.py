@@ -87,7 +87,10 @@ def make_model(tabular_columns, modalities=("tab", "note", "xray"), **params):
     # Images learn more slowly than text and numbers: 20 epochs at a constant
     # learning rate instead of the default 10 with a cosine decay, which the
     # real-data benchmarks chose for text tables (benchmarks/README.md).
-    defaults = dict(max_epochs=20, lr_schedule="constant", random_state=SEED)
+    # progress=True: a bar per fit on stderr, so a long run shows life.
+    defaults = dict(
+        max_epochs=20, lr_schedule="constant", random_state=SEED, progress=True
+    )
     return make_pipeline(preprocess, CrossModalClassifier(**{**defaults, **params}))
 
 
@@ -139,7 +142,7 @@ def main():
         "one line (ModalityVectorizer)",
         make_pipeline(
             ModalityVectorizer(random_state=SEED),
-            CrossModalClassifier(random_state=SEED),
+            CrossModalClassifier(random_state=SEED, progress=True),
         ),
     )
 
@@ -196,6 +199,7 @@ def held_out(X, y, tabular):
             n_repeats=10,
             strategy=strategy,
             random_state=SEED,
+            verbose=1,
         )
         for strategy in ("permute", "mask")
     }

@@ -44,7 +44,9 @@ sio = pytest.importorskip("skops.io")
 from skops.io.exceptions import UntrustedTypesFoundException  # noqa: E402
 
 #: The types to trust when loading the quickstart's fitted pipeline
-#: (examples/quickstart.py); the README's "Persistence" section lists them.
+#: (examples/quickstart.py); the README's "Persistence" section names the
+#: extra one (make_column_selector) beside the README pipeline's list, which
+#: tests/test_readme.py checks.
 #: numpy.dtype is SimpleImputer's fitted dtype, make_column_selector the
 #: tabular ColumnTransformer's column selector: neither comes from skfusion.
 QUICKSTART_TRUSTED = [
