@@ -16,7 +16,7 @@ scans are missing), then, on the raw DataFrame:
    (modality_importance) and the metrics by which modalities rows have
    (availability_report).
 
-Run:  python examples/quickstart.py   (about 3 minutes on 2 CPU cores)
+Run:  python examples/quickstart.py   (about 3.5 minutes on 2 idle CPU cores)
 """
 
 import sys
