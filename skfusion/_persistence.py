@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import copyreg
 import dataclasses
-import warnings
 
 import numpy as np
 import torch
@@ -42,6 +41,7 @@ from torch import nn
 
 from ._modalities import ModalitySpec
 from ._training import build_network, make_net
+from ._warnings import warn
 
 __all__ = ["PersistenceMixin", "SkopsRefusalMixin"]
 
@@ -76,14 +76,12 @@ class PersistenceMixin:
         state = dict(state)
         saved_version = state.pop("_skfusion_version", None)
         if saved_version is not None and saved_version != __version__:
-            warnings.warn(
-                InconsistentVersionWarning(
-                    estimator_name=type(self).__name__,
-                    current_sklearn_version=f"skfusion {__version__}",
-                    original_sklearn_version=f"skfusion {saved_version}",
-                ),
-                stacklevel=2,
+            warning = InconsistentVersionWarning(
+                estimator_name=type(self).__name__,
+                current_sklearn_version=f"skfusion {__version__}",
+                original_sklearn_version=f"skfusion {saved_version}",
             )
+            warn(warning, InconsistentVersionWarning)
         net = state.pop("net_", None)
         specs = state.get("modalities_")
         if specs is not None:
@@ -91,10 +89,8 @@ class PersistenceMixin:
                 name: _spec_from_state(spec) for name, spec in specs.items()
             }
         super().__setstate__(state)
-        if isinstance(net, dict):
-            net = _rebuild_net(self, net)
-        if net is not None:  # an older pickle holds the skorch net itself
-            self.net_ = net
+        if net is not None:
+            self.net_ = _rebuild_net(self, net)
 
 
 # ----------------------------------------------------------------- saving
@@ -129,8 +125,6 @@ def _net_state(estimator, net):
 
 
 def _spec_state(spec):
-    if not isinstance(spec, ModalitySpec):
-        return spec
     return {
         field.name: _plain(getattr(spec, field.name), "modalities_")
         for field in dataclasses.fields(spec)
@@ -163,8 +157,6 @@ def _plain(value, where):
 
 # ---------------------------------------------------------------- loading
 def _spec_from_state(spec):
-    if isinstance(spec, ModalitySpec):  # an older pickle
-        return spec
     spec = dict(spec)
     for key in ("shape", "columns"):
         if spec.get(key) is not None:
@@ -195,10 +187,9 @@ def _load_device(device):
         fallback, why = "cuda", f"only {n_gpus} CUDA device(s) are available"
     else:
         fallback, why = "cpu", "no CUDA devices are available"
-    warnings.warn(
+    warn(
         f"The network was fitted on {device!r} but {why}; loading it on {fallback!r}.",
         DeviceWarning,
-        stacklevel=4,
     )
     return fallback
 
@@ -239,9 +230,6 @@ def _rebuild_net(estimator, saved):
             stratify=is_classifier(estimator),
         )
         net.initialize()
-    # The gradient scaler is training state: a loaded net has none, as
-    # after unpickling a skorch net (WeightedNet.__getstate__).
-    net.__dict__.pop("grad_scaler_", None)
     net.module_.eval()
     net.history = History(saved["history"])
     return net

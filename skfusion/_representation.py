@@ -1,52 +1,28 @@
 """The fitted estimator as a feature extractor: Z, f_i(x_i), modality weights.
 
 A mixin for the estimators of :mod:`skfusion.estimators`; it relies on their
-``_validate_X``, ``net_`` and ``modalities_``.
+``_predict_inputs``, ``net_`` and ``modalities_``.
 """
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
-
 import numpy as np
 import torch
+from sklearn.base import ClassNamePrefixFeaturesOutMixin
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
+from skorch.utils import to_tensor
 
-from ._batching import iter_batches, unreadable_rows, warn_unreadable
+from ._batching import unreadable_rows, warn_unreadable
 from ._modalities import is_lazy
+from ._names import PRESENT_KEY
 from ._threads import resolve_threads, torch_threads
-from ._training import PREDICT_BATCH
-from .nn.network import PRESENT_KEY
 
-__all__ = ["RepresentationMixin", "deep_modalities", "modalities_absent"]
+__all__ = ["RepresentationMixin", "deep_modalities", "without_modalities"]
 
-#: Modality names that inference treats as absent in every row (see
-#: :func:`modalities_absent`); a context variable, so threads do not share it.
-_ABSENT = contextvars.ContextVar("skfusion_absent", default=frozenset())
-
-
-@contextlib.contextmanager
-def modalities_absent(names):
-    """Within the block, inference treats the modalities ``names`` as absent.
-
-    Every fusion masks an absent modality exactly as it masks a row whose
-    ``missing`` indicator is 1, so this is "what would the model say without
-    this modality" (used by :func:`skfusion.inspection.modality_importance`
-    with ``strategy="mask"``). Training is not affected.
-    """
-    token = _ABSENT.set(frozenset(names))
-    try:
-        yield
-    finally:
-        _ABSENT.reset(token)
-
-
-def _mark_absent(inputs, modalities):
-    """``inputs`` with the presence of the context's absent modalities zeroed
-    (a new presence matrix: the caller's arrays are never written)."""
-    absent = _ABSENT.get()
+def _mark_absent(inputs, modalities, absent):
+    """``inputs`` with the presence of the modalities ``absent`` zeroed in
+    every row (a new presence matrix: the caller's arrays are never written)."""
     if not absent:
         return inputs
     names = list(modalities)
@@ -60,6 +36,23 @@ def _mark_absent(inputs, modalities):
     for name in absent:
         present[:, names.index(name)] = 0.0
     return {**inputs, PRESENT_KEY: present}
+
+
+def without_modalities(estimator, names):
+    """A shallow copy of a fitted estimator that predicts as if the
+    modalities ``names`` were absent in every row.
+
+    Every fusion masks an absent modality exactly as it masks a row whose
+    ``missing`` indicator is 1, so this is "what would the model say without
+    this modality" (used by :func:`skfusion.inspection.modality_importance`
+    with ``strategy="mask"``). The copy shares the fitted network; the
+    estimator itself is not changed, and no state outside the copy is.
+    """
+    # object.__new__ + __dict__: a plain shallow copy (copy.copy would go
+    # through __getstate__, which turns the network into plain data).
+    masked = object.__new__(type(estimator))
+    masked.__dict__.update(vars(estimator), _absent_modalities=frozenset(names))
+    return masked
 
 
 _PUBLIC = {
@@ -78,51 +71,56 @@ class RepresentationMixin:
     """transform / modality_embeddings / modality_weights of a fitted net."""
 
     def _run_module(self, X, method):
-        """Call ``module_.<method>(**batch)`` over X in eval mode, batched.
+        """Call ``module_.<method>`` over X in eval mode, batched.
 
-        Outputs come back as float32 NumPy arrays (also under ``amp``).
-        Batches hold PREDICT_BATCH rows; a LazyImages input is decoded one
-        batch at a time (in the net's ``num_workers`` processes, if any).
+        The batches come from the net's own iterator (``get_dataset`` and
+        ``get_iterator``, at the net's prediction batch size); "forward" is
+        skorch's ``infer``. Outputs come back as float32 NumPy arrays (also
+        under ``amp``). A LazyImages input is decoded one batch at a time
+        (in the net's ``num_workers`` processes, if any). The modalities in
+        the private attribute ``_absent_modalities`` (set on a copy of the
+        estimator by ``modality_importance(strategy="mask")``) are absent
+        in every row.
         """
         check_is_fitted(self)
-        inputs, _ = self._validate_X(X, reset=False)
-        inputs = _mark_absent(inputs, self.modalities_)
+        inputs = self._predict_inputs(X)
+        inputs = _mark_absent(inputs, self.modalities_, self._absent())
         net = self.net_
-        module, device = net.module_, torch.device(net.device)
-        n = len(next(iter(inputs.values())))
-        batches = [
-            slice(start, start + PREDICT_BATCH) for start in range(0, n, PREDICT_BATCH)
-        ]
-        lazy = any(is_lazy(value) for value in inputs.values())
-        workers = getattr(net, "num_workers", 0) if lazy else 0
-        unreadable = {}
-        outputs = []
-        module.eval()
-        threads = resolve_threads(
-            self.n_threads, self.modalities_.values(), self.get_params()
-        )
+        module = net.module_
         if method != "forward" and not module.modality_names:
             raise ValueError(
                 f"{type(self).__name__}.{_PUBLIC[method]} needs an encoder, but "
                 "this model has only wide modalities (a linear model over "
                 f"{module.wide_names}): it has no shared space Z."
             )
+        lazy = any(is_lazy(value) for value in inputs.values())
+        threads = resolve_threads(
+            self.n_threads, self.modalities_.values(), self.get_params()
+        )
+        unreadable, outputs, start = {}, [], 0
+        module.eval()
         with torch.inference_mode(), net.autocast(), torch_threads(threads):
-            fetched = iter_batches(inputs, None, batches, num_workers=workers)
-            for rows, (batch, _) in zip(batches, fetched, strict=True):
+            for batch, _ in net.get_iterator(net.get_dataset(inputs), training=False):
+                rows = slice(start, start + len(next(iter(batch.values()))))
+                start = rows.stop
                 if lazy:  # images that on_error="missing" turned absent
                     for key, found in unreadable_rows(inputs, rows, batch).items():
                         unreadable.setdefault(key, []).extend(found)
-                batch = {key: _to_device(value, device) for key, value in batch.items()}
-                out = getattr(module, method)(**batch)
+                if method == "forward":
+                    out = net.infer(batch)
+                else:
+                    out = getattr(module, method)(**to_tensor(batch, net.device))
                 outputs.append(
                     [_to_cpu(o) for o in out] if isinstance(out, list) else _to_cpu(out)
                 )
         for key, found in unreadable.items():
-            warn_unreadable(key, found, stacklevel=4)
+            warn_unreadable(key, found)
         if isinstance(outputs[0], list):
             return [torch.cat(parts).numpy() for parts in zip(*outputs, strict=True)]
         return torch.cat(outputs).numpy()
+
+    def _absent(self):
+        return getattr(self, "_absent_modalities", frozenset())
 
     def transform(self, X):
         """The fused representation Z that the prediction head sees.
@@ -160,28 +158,36 @@ class RepresentationMixin:
         """
         return self.fit(X, y, sample_weight=sample_weight).transform(X)
 
-    def get_feature_names_out(self, input_features=None):
-        """Names of the columns of :meth:`transform`: ``"<class>0"``, ...
-
-        Parameters
-        ----------
-        input_features : ignored
-            Present for API consistency.
-
-        Returns
-        -------
-        feature_names_out : ndarray of str objects
-        """
-        check_is_fitted(self)
+    @property
+    def _n_features_out(self):
+        """Columns of :meth:`transform` (scikit-learn's
+        ``ClassNamePrefixFeaturesOutMixin`` names them)."""
         fusion = self.net_.module_.fusion
         if fusion is None:
             raise ValueError(
                 f"{type(self).__name__} has only wide modalities (a linear "
                 "model): transform has no output, so no feature names."
             )
-        prefix = type(self).__name__.lower()
-        width = fusion.represent_dim
-        return np.asarray([f"{prefix}{i}" for i in range(width)], dtype=object)
+        return fusion.represent_dim
+
+    def get_feature_names_out(self, input_features=None):
+        """Names of the columns of :meth:`transform`: ``"<class>0"``, ...
+
+        Parameters
+        ----------
+        input_features : array-like of str or None, default=None
+            Checked against ``feature_names_in_`` (when X had column names)
+            as scikit-learn's ``ClassNamePrefixFeaturesOutMixin`` does; the
+            output names do not depend on it.
+
+        Returns
+        -------
+        feature_names_out : ndarray of str objects
+        """
+        check_is_fitted(self)
+        return ClassNamePrefixFeaturesOutMixin.get_feature_names_out(
+            self, input_features
+        )
 
     def modality_embeddings(self, X):
         """Each modality's embedding in the shared space Z (before fusion).
@@ -223,14 +229,6 @@ class RepresentationMixin:
             out (they are added to the output, not fused).
         """
         return self._run_module(X, "modality_weights").astype(np.float64)
-
-
-def _to_device(array, device):
-    """A batch as a tensor on ``device`` (pinned, asynchronous copy to CUDA)."""
-    tensor = torch.as_tensor(array)
-    if device.type == "cuda":
-        return tensor.pin_memory().to(device, non_blocking=True)
-    return tensor.to(device)
 
 
 def _to_cpu(tensor):

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._names import MISSING_NAME
 from ._warnings import warn
 from .exceptions import ModalityStructureWarning
 
@@ -74,7 +75,7 @@ def warn_lost_structure(X):
     warn(
         f"X has no column names, so all its {X.shape[1]} columns form one "
         "vector modality ('features'). Yet column(s) "
-        f"{shown} look like the 'missing' flag that skfusion's transformers "
+        f"{shown} look like the {MISSING_NAME!r} flag that skfusion's transformers "
         "put after their block of features: X probably comes from a "
         "ColumnTransformer without pandas output, and the structure of its "
         "blocks (images, texts, which rows lack a modality) is lost. Keep it "

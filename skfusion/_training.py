@@ -14,19 +14,21 @@ from collections.abc import Mapping
 import joblib
 import numpy as np
 import torch
+from sklearn.preprocessing import StandardScaler
 from skorch import NeuralNet
 from skorch.callbacks import Callback, EarlyStopping, LRScheduler
 from skorch.dataset import ValidSplit, unpack_data
-from skorch.utils import TeeGenerator, to_tensor
+from skorch.utils import to_tensor
 from torch import nn
 
-from ._batching import batch_iterator
+from ._batching import BatchDataset, batch_loader
+from ._names import PRESENT_KEY, SAMPLE_WEIGHT_KEY
 from ._warnings import warn
 from .exceptions import SkfusionResourceWarning
 from .nn.encoders import CNNEncoder, MLPEncoder, TokenEncoder, mlp
 from .nn.fusion import FUSIONS, AttentionFusion, GatedFusion, LateFusion, LowRankFusion
 from .nn.losses import alignment_loss
-from .nn.network import PRESENT_KEY, SAMPLE_WEIGHT_KEY, CrossModalNet, WideLinear
+from .nn.network import CrossModalNet, WideLinear
 
 __all__ = ["FUSIONS", "OPTIMIZERS", "build_network", "make_net", "row_weights"]
 
@@ -35,25 +37,53 @@ OPTIMIZERS = {
     "adamw": torch.optim.AdamW,
     "sgd": torch.optim.SGD,
 }
-#: Prediction (and validation) batches hold at least this many rows.
+#: Prediction (and validation) batches of a network of vector encoders,
+#: token bags and wide paths, or on a GPU, hold at least this many rows: the
+#: cost per batch dominates.
 PREDICT_BATCH = 1024
+#: On the CPU, convolutions and attention run fastest per row in batches of
+#: 64 to 256 rows (a 32x32 CNN: 1.4x slower per row at 1024; see
+#: benchmarks/README.md), so such networks predict at their training batch
+#: size clipped to this range.
+CONV_PREDICT_BATCH = (64, 256)
 
 
 class WeightedNet(NeuralNet):
     """skorch net: weighted task loss plus an optional alignment loss.
 
-    The criterion is built with ``reduction="none"``; the row weights travel
-    with the batch under ``SAMPLE_WEIGHT_KEY`` (skorch's documented way to
-    use sample weights) and were rescaled to mean 1 over the training rows,
-    so the task loss is the mean of per-row loss x row weight. In training,
-    a module built with ``return_embeddings=True`` also returns the modality
-    embeddings, and ``alignment_weight * alignment_loss(...)`` is added
-    (unweighted by rows). Validation losses are task losses only.
+    It extends skorch through its public hooks only:
+
+    - ``get_dataset`` / ``get_iterator``: a dict of arrays becomes a
+      :class:`~skfusion._batching.BatchDataset`, iterated by a torch
+      ``DataLoader`` over whole batches (:func:`~skfusion._batching.batch_loader`);
+      any other input takes skorch's own path.
+    - ``train_step_single``: forward and loss under ``autocast`` (``amp``),
+      backward outside it (scaled for fp16). skorch's ``train_step`` zeroes
+      the gradients and steps the optimizer with it as the closure.
+    - ``train_step``, for fp16 only: ``GradScaler.step`` takes no closure,
+      so the step is zero-grad, ``train_step_single``, scaler step and update.
+    - ``evaluation_step``: under ``autocast``.
+    - ``get_loss``: the criterion is built with ``reduction="none"``; the
+      row weights travel with the batch under ``SAMPLE_WEIGHT_KEY``
+      (skorch's documented way to use sample weights) and were rescaled to
+      mean 1 over the training rows, so the task loss is the mean of
+      per-row loss x row weight. In training, a module built with
+      ``return_embeddings=True`` also returns the modality embeddings, and
+      ``alignment_weight * alignment_loss(...)`` is added (unweighted by
+      rows), and so is the wide path's penalty. Validation losses are task
+      losses only.
+    - ``on_train_begin`` (the net's own callback): the fp16 gradient scaler
+      is made when training starts, so a net rebuilt for prediction
+      (:mod:`skfusion._persistence`) has none.
 
     Parameters
     ----------
     alignment : {"contrastive", "mse"} or None
     alignment_weight : float
+    wide_alpha : float
+    amp : {"bf16", "fp16"} or None
+    num_workers : int
+        Worker processes that fetch (decode) the batches.
     **kwargs
         skorch ``NeuralNet`` arguments.
     """
@@ -75,8 +105,7 @@ class WeightedNet(NeuralNet):
         self.amp = amp
         self.num_workers = num_workers
 
-    def initialize(self):
-        super().initialize()
+    def on_train_begin(self, net, X=None, y=None, **kwargs):
         # float16 gradients underflow without loss scaling; bfloat16 has
         # float32's exponent range and needs none.
         self.grad_scaler_ = (
@@ -84,67 +113,69 @@ class WeightedNet(NeuralNet):
             if self.amp == "fp16"
             else None
         )
-        return self
-
-    def __getstate__(self):
-        # The gradient scaler is training state (and may hold a CUDA tensor
-        # that a CPU-only machine could not unpickle): not persisted.
-        state = super().__getstate__()
-        state.pop("grad_scaler_", None)
-        return state
 
     def autocast(self):
         """The mixed-precision context of this net (a no-op when amp=None)."""
         return autocast(self.amp, self.device)
 
-    def train_step(self, batch, **fit_params):
-        """One optimizer step, in a hand-written loop's order.
-
-        Forward and loss (under ``autocast`` with ``amp``), then zero the
-        gradients, backward (scaled for fp16), then step: no closure, and
-        the gradients of the previous step are freed only after the forward
-        pass, as in the usual PyTorch loop. Optimizers that need a closure
-        (L-BFGS) take skorch's path.
-        """
-        if isinstance(self.optimizer_, torch.optim.LBFGS):
-            return super().train_step(batch, **fit_params)
-        self._set_training(True)
+    def train_step_single(self, batch, **fit_params):
+        """Forward and loss under ``autocast``, then backward (scaled for
+        fp16, outside autocast as torch recommends)."""
+        self.module_.train()
+        self.criterion_.train()
         Xi, yi = unpack_data(batch)
         with self.autocast():
             y_pred = self.infer(Xi, **fit_params)
             loss = self.get_loss(y_pred, yi, X=Xi, training=True)
-        self._zero_grad_optimizer()
-        scaler = self.grad_scaler_
+        scaler = getattr(self, "grad_scaler_", None)
         (loss if scaler is None else scaler.scale(loss)).backward()
+        return {"loss": loss, "y_pred": y_pred}
+
+    def train_step(self, batch, **fit_params):
+        """skorch's step, except for fp16: ``GradScaler.step`` takes no
+        closure, so zero-grad, :meth:`train_step_single`, then the scaler's
+        step (which unscales and skips inf/NaN steps) and update."""
+        scaler = getattr(self, "grad_scaler_", None)
+        if scaler is None:
+            return super().train_step(batch, **fit_params)
+        self.optimizer_.zero_grad()
+        step = self.train_step_single(batch, **fit_params)
         self.notify(
             "on_grad_computed",
-            named_parameters=TeeGenerator(self.get_all_learnable_params()),
+            named_parameters=list(self.get_all_learnable_params()),
             batch=batch,
             training=True,
         )
-        if scaler is None:
-            self.optimizer_.step()
-        else:
-            scaler.step(self.optimizer_)  # unscales; skips inf/NaN steps
-            scaler.update()
-        return {"loss": loss, "y_pred": y_pred}
+        scaler.step(self.optimizer_)
+        scaler.update()
+        return step
 
     def evaluation_step(self, batch, training=False):
         with self.autocast():
             return super().evaluation_step(batch, training)
 
+    def get_dataset(self, X, y=None):
+        """A :class:`~skfusion._batching.BatchDataset` for a dict of inputs;
+        skorch's dataset for anything else."""
+        if isinstance(X, Mapping):
+            return BatchDataset(X, y, device=self.device)
+        return super().get_dataset(X, y)
+
     def get_iterator(self, dataset, training=False):
-        """Whole batches by index from a dict of arrays (see
-        :mod:`skfusion._batching`); skorch's DataLoader for anything else."""
+        """Whole batches by index over a BatchDataset (or a ``Subset`` of
+        one, from skorch's ``ValidSplit``); skorch's DataLoader otherwise."""
         params = self.get_params_for("iterator_train" if training else "iterator_valid")
         batch_size = params.get("batch_size", self.batch_size)
         if batch_size == -1:
             batch_size = len(dataset)
-        shuffle = training and params.get("shuffle", False)
-        fast = batch_iterator(
-            dataset, batch_size, shuffle, self.device, num_workers=self.num_workers
+        loader = batch_loader(
+            dataset,
+            batch_size,
+            training and params.get("shuffle", False),
+            num_workers=self.num_workers,
+            pin_memory=torch.device(self.device).type == "cuda",
         )
-        return super().get_iterator(dataset, training) if fast is None else fast
+        return super().get_iterator(dataset, training) if loader is None else loader
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
         extra = 0.0
@@ -179,42 +210,39 @@ def resolve_device(device):
 
 
 def _statistics(data, axes, present=None, block=1024, num_workers=0, name=None):
-    """Mean and std over ``axes`` (kept as broadcastable dims); std 0 -> 1.
+    """Mean and standard deviation over ``axes``, as broadcastable float32
+    arrays; a constant feature gets scale 1.
 
-    Streamed over the rows where ``present`` is true, ``block`` rows at a
-    time (:func:`skfusion._batching.present_blocks`): the float64 mean and
-    sum of squared deviations of each block are merged with Chan et al.'s
-    pairwise update. ``data`` is an array or a LazyImages, which is decoded
-    one block at a time (in ``num_workers`` processes when > 0) and never
-    held whole; both give bitwise the same statistics for the same pixels,
-    and an array is never copied whole. Images of a LazyImages that cannot
-    be read (``on_error="missing"``) are left out, with one warning naming
-    the modality ``name``.
+    scikit-learn's ``StandardScaler.partial_fit`` computes them, streamed
+    over the rows where ``present`` is true, ``block`` rows at a time
+    (:func:`skfusion._batching.present_blocks`), with its float64
+    accumulators and its test of a constant feature (a variance within the
+    float error bounds of its mean, not a fixed cut: a feature with
+    standard deviation 2e-7 keeps it). An image's statistics are per
+    channel (axes 0, 2, 3). ``data`` is an array or a LazyImages, which is
+    decoded one block at a time (in ``num_workers`` processes when > 0) and
+    never held whole; both give bitwise the same statistics for the same
+    pixels, and an array is never copied whole. Images of a LazyImages
+    that cannot be read (``on_error="missing"``) are left out, with one
+    warning naming the modality ``name``.
     """
     from ._batching import present_blocks, warn_unreadable
 
     shape = [1 if a in axes else n for a, n in enumerate(data.shape)][1:]
-    count, mean, m2 = 0, np.zeros(shape), np.zeros(shape)
+    scaler = StandardScaler()
     unreadable = []
     for chunk in present_blocks(data, present, block, num_workers, unreadable):
-        x = chunk.astype(np.float64)
-        k = x.size // mean.size  # values per statistic in this block
-        chunk_mean = x.mean(axis=axes, keepdims=True)[0]
-        np.subtract(x, chunk_mean, out=x)
-        chunk_m2 = np.square(x, out=x).sum(axis=axes, keepdims=True)[0]
-        total = count + k
-        delta = chunk_mean - mean
-        mean = mean + delta * (k / total)
-        m2 = m2 + chunk_m2 + delta**2 * (count * k / total)
-        count = total
+        kept = [a for a in range(chunk.ndim) if a not in axes]
+        # rows x features: the reduced axes become rows
+        features = np.moveaxis(chunk, kept, list(range(-len(kept), 0)))
+        scaler.partial_fit(features.reshape(-1, int(np.prod(shape))))
     if unreadable:
-        # build_network < _fit_network < fit < _fit_context < caller
-        warn_unreadable(name, unreadable, stacklevel=6)
-    if not count:
+        warn_unreadable(name, unreadable)
+    if not hasattr(scaler, "mean_"):
         return np.zeros(shape, np.float32), np.ones(shape, np.float32)
-    scale = np.sqrt(m2 / count)
-    return mean.astype(np.float32), np.where(scale > 1e-6, scale, 1.0).astype(
-        np.float32
+    return (
+        scaler.mean_.reshape(shape).astype(np.float32),
+        scaler.scale_.reshape(shape).astype(np.float32),
     )
 
 
@@ -397,7 +425,9 @@ def make_net(module, criterion, params, *, seed, stratify):
         max_epochs=params["max_epochs"],
         batch_size=params["batch_size"],
         iterator_train__shuffle=True,
-        iterator_valid__batch_size=max(params["batch_size"], PREDICT_BATCH),
+        iterator_valid__batch_size=predict_batch_size(
+            module, params["batch_size"], params["device"]
+        ),
         train_split=train_split,
         callbacks=callbacks,
         predict_nonlinearity=None,
@@ -410,6 +440,23 @@ def make_net(module, criterion, params, *, seed, stratify):
         num_workers=n_workers(params["n_jobs"]),
         **extra,
     )
+
+
+def predict_batch_size(module, batch_size, device):
+    """Rows per prediction (and validation) batch for ``module`` on ``device``:
+    the training batch size clipped to :data:`CONV_PREDICT_BATCH` for a
+    network with a CNN or a token convolution or transformer on the CPU,
+    else at least :data:`PREDICT_BATCH`."""
+    encoders = getattr(module, "encoders", ())
+    convolutional = any(
+        isinstance(e, CNNEncoder)
+        or (isinstance(e, TokenEncoder) and e.kind in ("conv", "transformer"))
+        for e in encoders
+    )
+    if convolutional and torch.device(resolve_device(device)).type == "cpu":
+        low, high = CONV_PREDICT_BATCH
+        return min(max(int(batch_size), low), high)
+    return max(int(batch_size), PREDICT_BATCH)
 
 
 def autocast(amp, device):

@@ -8,9 +8,11 @@ from numbers import Real
 import numpy as np
 import pandas as pd
 
+from ._names import missing_key, split_prefix
 from .exceptions import ModalityError
 
 __all__ = [
+    "check_columns",
     "check_label_types",
     "check_numeric_frame",
     "check_target_present",
@@ -18,7 +20,6 @@ __all__ = [
     "describe_row",
     "first_bad_cell",
     "first_bad_entry",
-    "is_column_mismatch",
     "plain",
 ]
 
@@ -81,7 +82,7 @@ def first_bad_entry(name, arr):
         f"Input X[{name!r}] contains NaN or inf in row {row}, at position "
         f"{tuple(int(i) for i in at)} ({int(bad_rows.sum())} row(s) in all). The "
         "network cannot use missing values: impute them (a row marked absent "
-        f"with X[{name + '__missing'!r}] = 1 may hold any finite value, e.g. 0)."
+        f"with X[{missing_key(name)!r}] = 1 may hold any finite value, e.g. 0)."
     )
 
 
@@ -150,22 +151,90 @@ def check_label_types(y):
     )
 
 
-def is_column_mismatch(exc):
-    """Whether ``exc`` is scikit-learn's error about X's columns (names or count)."""
-    message = str(exc)
-    return message.startswith("The feature names should match") or (
-        message.startswith("X has ") and " features, but " in message
+def _column_names(X):
+    """X's column names when they are all strings (what scikit-learn
+    records as ``feature_names_in_``), else None."""
+    columns = getattr(X, "columns", None)
+    if columns is None:
+        return None
+    names = np.asarray(columns, dtype=object)
+    return names if all(isinstance(name, str) for name in names) else None
+
+
+def _n_columns(X):
+    """The number of columns of a 2-D table, or None for anything else."""
+    shape = getattr(X, "shape", None)
+    if shape is not None:
+        return shape[1] if len(shape) == 2 else None
+    try:
+        first = X[0]
+        return None if isinstance(first, str) else len(first)
+    except (TypeError, IndexError, KeyError):
+        return None
+
+
+def _names_mismatch(fitted, X):
+    """scikit-learn's message when X's column names differ from ``fitted``
+    (the names of fit), else None."""
+    given = _column_names(X)
+    if fitted is None or given is None:
+        return None  # scikit-learn warns about a lost or new set of names
+    if len(fitted) == len(given) and not np.any(fitted != given):
+        return None
+    unexpected = sorted(set(given) - set(fitted))
+    missing = sorted(set(fitted) - set(given))
+
+    def listed(names):
+        shown = [f"- {name}\n" for name in names[:5]]
+        return "".join(shown) + ("- ...\n" if len(names) > 5 else "")
+
+    message = "The feature names should match those that were passed during fit.\n"
+    if unexpected:
+        message += "Feature names unseen at fit time:\n" + listed(unexpected)
+    if missing:
+        message += "Feature names seen at fit time, yet now missing:\n"
+        message += listed(missing)
+    if not unexpected and not missing:
+        message += "Feature names must be in the same order as they were in fit.\n"
+    return message
+
+
+def _count_mismatch(estimator, X):
+    """scikit-learn's message when X has not ``n_features_in_`` columns."""
+    expected = getattr(estimator, "n_features_in_", None)
+    n_features = _n_columns(X)
+    if n_features is None:  # not a 2-D table (1-D, empty, ragged): check_array says so
+        return None
+    if expected is None or n_features == expected:
+        return None
+    return (
+        f"X has {n_features} features, but {type(estimator).__name__} "
+        f"is expecting {expected} features as input."
     )
 
 
-def column_mismatch(exc, estimator, X):
-    """scikit-learn's error about X's columns at predict, with the fix."""
-    message = str(exc).rstrip()
+def check_columns(estimator, X):
+    """At predict, refuse a 2-D X whose columns are not those of fit.
+
+    Checks what ``validate_data(reset=False)`` checks, names then count, in
+    scikit-learn's words, and adds the modalities lost and the fix
+    (:func:`column_mismatch`).
+    """
+    fitted = getattr(estimator, "feature_names_in_", None)
+    message = _names_mismatch(fitted, X) or _count_mismatch(estimator, X)
+    if message is not None:
+        raise column_mismatch(message, estimator, X)
+
+
+def column_mismatch(message, estimator, X):
+    """The error about X's columns at predict (``message``, in scikit-learn's
+    words), with the modalities lost and the fix."""
+    message = str(message).rstrip()
     names = getattr(estimator, "feature_names_in_", None)
     if names is not None and isinstance(X, pd.DataFrame):
 
         def prefixes(columns):
-            return list(dict.fromkeys(str(c).partition("__")[0] for c in columns))
+            return list(dict.fromkeys(split_prefix(str(c))[0] for c in columns))
 
         fitted, given = prefixes(names), prefixes(X.columns)
         gone = [m for m in fitted if m not in given]

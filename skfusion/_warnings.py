@@ -6,15 +6,17 @@ import os
 import sys
 import warnings
 
+import joblib
 import sklearn
 
 __all__ = ["warn"]
 
-# Frames in these directories are skipped: skfusion itself, and scikit-learn
-# (its fit-context and set_output wrappers, Pipeline, cross-validation).
+# Frames in these directories are skipped: skfusion itself, scikit-learn
+# (its fit-context and set_output wrappers, Pipeline, cross-validation) and
+# joblib (through which ColumnTransformer and the searches call their steps).
 _INTERNAL = tuple(
     os.path.dirname(os.path.abspath(module.__file__)) + os.sep
-    for module in (sys.modules[__package__], sklearn)
+    for module in (sys.modules[__package__], sklearn, joblib)
 )
 
 

@@ -1,346 +1,29 @@
 """CrossModalClassifier and CrossModalRegressor.
 
 Each estimator groups the columns of X into modalities
-(:mod:`skfusion._modalities`), builds a :class:`~skfusion.nn.CrossModalNet`
+(:mod:`skfusion._discovery`), builds a :class:`~skfusion.nn.CrossModalNet`
 with one encoder per modality, a fusion and a head, and trains it through a
 skorch ``NeuralNet`` that it owns as ``net_`` (composition, not inheritance,
-so the estimator keeps an explicit signature and sklearn's rules).
+so the estimator keeps an explicit signature and sklearn's rules). What the
+two share is in :mod:`skfusion._base`; each owns its target here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from numbers import Integral, Real
-
 import numpy as np
-import pandas as pd
-import scipy.sparse as sp
-import torch
-from sklearn.base import (
-    BaseEstimator,
-    ClassifierMixin,
-    RegressorMixin,
-    _fit_context,
-)
-from sklearn.utils import TransformerTags, check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
+from scipy.special import log_softmax
+from sklearn.base import ClassifierMixin, RegressorMixin, _fit_context
+from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
-from sklearn.utils.validation import (
-    _check_y,
-    check_array,
-    check_consistent_length,
-    column_or_1d,
-    validate_data,
-)
+from sklearn.utils.validation import check_array, column_or_1d
 from torch import nn
 
-from ._modalities import (
-    all_finite,
-    check_tokens,
-    describe,
-    frame_all_finite,
-    is_lazy,
-    plain_numeric_frame,
-    resolve_modalities,
-    split_dict,
-    split_frame,
-    split_table,
-)
-from ._persistence import PersistenceMixin
-from ._representation import RepresentationMixin
-from ._structure import warn_lost_structure
-from ._threads import resolve_threads, torch_threads
-from ._training import (
-    FUSIONS,
-    OPTIMIZERS,
-    build_network,
-    check_workers,
-    make_net,
-    resolve_device,
-    row_weights,
-)
-from ._validation import (
-    check_label_types,
-    check_numeric_frame,
-    check_target_present,
-    column_mismatch,
-    first_bad_cell,
-    first_bad_entry,
-    is_column_mismatch,
-    plain,
-)
-from .exceptions import ModalityError
-from .nn.encoders import TOKEN_ENCODERS
-from .nn.losses import ALIGNMENTS
-from .nn.network import SAMPLE_WEIGHT_KEY
+from ._base import _BaseCrossModal
+from ._training import row_weights
+from ._validation import check_label_types, plain
 
 __all__ = ["CrossModalClassifier", "CrossModalRegressor"]
-
-
-class _BaseCrossModal(PersistenceMixin, RepresentationMixin, BaseEstimator):
-    """Shared parameters, fitting and inference; subclasses own the target."""
-
-    _parameter_constraints: dict = {
-        "modalities": [dict, None],
-        "latent_dim": [Interval(Integral, 1, None, closed="left")],
-        "hidden_dims": [tuple, list],
-        "head_dims": [tuple, list],
-        "cnn_channels": [tuple, list],
-        "token_encoder": [StrOptions(set(TOKEN_ENCODERS))],
-        "token_embedding_dim": [Interval(Integral, 1, None, closed="left")],
-        "dropout": [Interval(Real, 0, 1, closed="left")],
-        "fusion": [StrOptions(set(FUSIONS))],
-        "fusion_rank": [Interval(Integral, 1, None, closed="left")],
-        "alignment": [StrOptions(set(ALIGNMENTS)), None],
-        "alignment_weight": [Interval(Real, 0, None, closed="left")],
-        "wide_alpha": [Interval(Real, 0, None, closed="left")],
-        "wide_lr": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
-        "modality_dropout": [Interval(Real, 0, 1, closed="left")],
-        "optimizer": [StrOptions(set(OPTIMIZERS)), callable],
-        "lr": [Interval(Real, 0, None, closed="neither")],
-        "lr_schedule": [StrOptions({"constant", "cosine"})],
-        "weight_decay": [Interval(Real, 0, None, closed="left")],
-        "batch_size": [Interval(Integral, 1, None, closed="left")],
-        "max_epochs": [Interval(Integral, 1, None, closed="left")],
-        "early_stopping": ["boolean"],
-        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
-        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
-        "tol": [Interval(Real, 0, None, closed="left")],
-        "device": [StrOptions({"cpu", "cuda", "auto"}), str],
-        "amp": [StrOptions({"bf16", "fp16"}), None],
-        "n_jobs": [Integral, None],
-        "n_threads": [
-            StrOptions({"auto"}),
-            Interval(Integral, 1, None, closed="left"),
-            None,
-        ],
-        "random_state": ["random_state"],
-        "verbose": ["verbose"],
-        "progress": ["boolean"],
-    }
-
-    def __init__(
-        self,
-        *,
-        modalities=None,
-        latent_dim=32,
-        hidden_dims=(),
-        head_dims=(64,),
-        cnn_channels=(16, 32),
-        token_encoder="mean",
-        token_embedding_dim=64,
-        dropout=0.3,
-        fusion="concat",
-        fusion_rank=4,
-        alignment=None,
-        alignment_weight=0.1,
-        wide_alpha=1e-6,
-        wide_lr="auto",
-        modality_dropout=0.0,
-        optimizer="adamw",
-        lr=1e-3,
-        lr_schedule="cosine",
-        weight_decay=1e-4,
-        batch_size=64,
-        max_epochs=10,
-        early_stopping=False,
-        validation_fraction=0.1,
-        n_iter_no_change=5,
-        tol=1e-4,
-        device="cpu",
-        amp=None,
-        n_jobs=None,
-        n_threads="auto",
-        random_state=None,
-        verbose=0,
-        progress=False,
-    ):
-        self.modalities = modalities
-        self.latent_dim = latent_dim
-        self.hidden_dims = hidden_dims
-        self.head_dims = head_dims
-        self.cnn_channels = cnn_channels
-        self.token_encoder = token_encoder
-        self.token_embedding_dim = token_embedding_dim
-        self.dropout = dropout
-        self.fusion = fusion
-        self.fusion_rank = fusion_rank
-        self.alignment = alignment
-        self.alignment_weight = alignment_weight
-        self.wide_alpha = wide_alpha
-        self.wide_lr = wide_lr
-        self.modality_dropout = modality_dropout
-        self.optimizer = optimizer
-        self.lr = lr
-        self.lr_schedule = lr_schedule
-        self.weight_decay = weight_decay
-        self.batch_size = batch_size
-        self.max_epochs = max_epochs
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.n_iter_no_change = n_iter_no_change
-        self.tol = tol
-        self.device = device
-        self.amp = amp
-        self.n_jobs = n_jobs
-        self.n_threads = n_threads
-        self.random_state = random_state
-        self.verbose = verbose
-        self.progress = progress
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.dict = True
-        # transform returns float32 whatever the input dtype
-        tags.transformer_tags = TransformerTags(preserves_dtype=[])
-        return tags
-
-    # ----------------------------------------------------------------- input
-    def _validate_X(self, X, y="no_validation", *, reset):
-        """Return ``(inputs, y)``: the network's input dict and checked y.
-
-        ``y="no_validation"`` (predict time) skips y; ``y=None`` in fit raises
-        scikit-learn's "requires y" error.
-        """
-        no_y = isinstance(y, str) and y == "no_validation"
-        if reset:  # fit forgets every earlier fit
-            for attr in [a for a in vars(self) if a.endswith("_")]:
-                delattr(self, attr)
-        if not no_y and y is not None:
-            check_target_present(y)
-        if isinstance(X, Mapping) and not sp.issparse(X):
-            specs = None if reset else list(self.modalities_.values())
-            inputs, specs = split_dict(X, specs)
-            if reset:
-                if self.modalities is not None:
-                    raise ModalityError(
-                        "modalities= applies to 2-D input; a dict X already "
-                        "names its modalities."
-                    )
-                self._set_specs(specs)
-            if not no_y:
-                if y is None:
-                    raise ValueError(
-                        f"{type(self).__name__} requires y to be passed, but the "
-                        "target y is None."
-                    )
-                y = self._check_y(y)
-                if len(y) != len(next(iter(inputs.values()))):
-                    raise ValueError(
-                        f"X has {len(next(iter(inputs.values())))} rows but y has "
-                        f"{len(y)}."
-                    )
-            for name, arr in inputs.items():
-                # LazyImages are decoded (and so checked) batch by batch.
-                if not is_lazy(arr) and not all_finite(arr):
-                    raise ValueError(first_bad_entry(name, arr))
-            return inputs, y
-
-        index = X.index if isinstance(X, pd.DataFrame) else None
-        if isinstance(X, pd.DataFrame):
-            check_numeric_frame(X)
-        # A DataFrame of NumPy numeric columns is converted per modality
-        # straight into the network's float32 arrays (split_frame): one copy
-        # of the data, with no float32 (or float64, for mixed dtypes) copy of
-        # the whole table first. Anything else goes through check_array.
-        frame = plain_numeric_frame(X)
-        kwargs = dict(reset=reset)
-        if frame:
-            kwargs["skip_check_array"] = True
-        else:
-            kwargs.update(dtype=np.float32, ensure_all_finite=False)
-        if no_y:
-            try:
-                X = validate_data(self, X, **kwargs)
-            except ValueError as exc:
-                if not is_column_mismatch(exc):
-                    raise
-                raise column_mismatch(exc, self, X) from None
-        else:
-            X, y = validate_data(self, X, y, **kwargs, **self._y_validation)
-            if frame:  # what check_X_y does to y
-                y = _check_y(y, **self._y_validation, estimator=self)
-                check_consistent_length(X, y)
-            y = self._check_y(y)
-        names = getattr(self, "feature_names_in_", None)
-
-        def bad_cell():
-            values = X
-            if frame:
-                values = check_array(X, dtype=np.float32, ensure_all_finite=False)
-            return first_bad_cell(values, names, index)
-
-        if not frame and not all_finite(X):
-            raise ValueError(bad_cell())
-        if reset:
-            if names is None and self.modalities is None:
-                warn_lost_structure(X)
-            try:
-                specs = resolve_modalities(names, X.shape[1], self.modalities)
-            except ModalityError:
-                if frame and not frame_all_finite(X):
-                    raise ValueError(bad_cell()) from None
-                raise
-        else:
-            specs = list(self.modalities_.values())
-        if frame:
-            inputs, finite = split_frame(X, specs)
-            if not finite:
-                raise ValueError(bad_cell())
-        else:
-            inputs = split_table(X, specs)
-        specs = check_tokens(inputs, specs, reset=reset)
-        if reset:
-            self._set_specs(specs)
-        return inputs, y
-
-    def _training_params(self):
-        """``get_params()`` with ``wide_lr`` resolved (``wide_lr_``): what
-        the network and the skorch net are built from, in fit and when a
-        saved estimator is loaded."""
-        params = self.get_params()
-        params["wide_lr"] = self.wide_lr_
-        return params
-
-    def _set_specs(self, specs):
-        self.modalities_ = {spec.name: spec for spec in specs}
-
-    def _fit_network(self, inputs, y, n_outputs, criterion, row_weight, stratify):
-        if row_weight is not None:
-            inputs = {**inputs, SAMPLE_WEIGHT_KEY: row_weight.astype(np.float32)}
-        seed = int(
-            check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
-        )
-        n = len(y)
-        self.wide_lr_ = (
-            self._auto_wide_lr(n) if self.wide_lr == "auto" else float(self.wide_lr)
-        )
-        params = self._training_params()
-        params["estimator_name"] = type(self).__name__  # the progress bar's label
-        params["device"] = device = resolve_device(self.device)
-        check_workers(self.n_jobs)
-        cuda = [torch.device(device).index or 0] if device.startswith("cuda") else []
-        threads = resolve_threads(self.n_threads, self.modalities_.values(), params)
-        with torch.random.fork_rng(devices=cuda), torch_threads(threads):
-            torch.manual_seed(seed)
-            module = build_network(self.modalities_.values(), inputs, n_outputs, params)
-            net = make_net(module, criterion, params, seed=seed, stratify=stratify)
-            if self.verbose:
-                found = describe(self.modalities_.values())
-                print(f"[{type(self).__name__}] modalities: {found}")
-            net.fit(inputs, y)
-        self.net_ = net
-        history = net.history
-        self.n_iter_ = len(history)
-        self.loss_curve_ = list(history[:, "train_loss"])
-        if self.early_stopping:
-            self.validation_loss_curve_ = list(history[:, "valid_loss"])
-        return self
-
-    def _forward(self, X):
-        """Network outputs for X as a float64 array (eval mode, no grad)."""
-        return self._run_module(X, "forward").astype(np.float64)
 
 
 class CrossModalClassifier(ClassifierMixin, _BaseCrossModal):
@@ -500,7 +183,8 @@ class CrossModalClassifier(ClassifierMixin, _BaseCrossModal):
     ----------
     classes_ : ndarray of shape (n_classes,)
     modalities_ : dict of str to ModalitySpec
-        The modalities found in fit: kind, row shape, columns.
+        The modalities found in fit (:class:`~skfusion.ModalitySpec`): kind,
+        row shape, columns.
     net_ : skorch.NeuralNet
         The trained skorch net; ``net_.module_`` is the CrossModalNet and
         ``net_.history`` the training history.
@@ -663,7 +347,7 @@ class CrossModalClassifier(ClassifierMixin, _BaseCrossModal):
         -------
         self : CrossModalClassifier
         """
-        inputs, y = self._validate_X(X, y, reset=True)
+        inputs, y = self._validate_fit(X, y)
         target = type_of_target(y, input_name="y")
         if target not in ("binary", "multiclass"):
             raise ValueError(
@@ -708,9 +392,7 @@ class CrossModalClassifier(ClassifierMixin, _BaseCrossModal):
 
     def predict_log_proba(self, X):
         """Logarithm of :meth:`predict_proba`."""
-        logits = self._forward(X)
-        logits -= logits.max(axis=1, keepdims=True)
-        return logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+        return log_softmax(self._forward(X), axis=1)
 
     def predict(self, X):
         """Predicted class labels, taken from ``classes_``.
@@ -806,7 +488,7 @@ feature_names_in_
         -------
         self : CrossModalRegressor
         """
-        inputs, y = self._validate_X(X, y, reset=True)
+        inputs, y = self._validate_fit(X, y)
         self._y_ndim = y.ndim
         y2 = y.reshape(len(y), -1)
         self.n_outputs_ = y2.shape[1]

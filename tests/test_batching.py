@@ -6,7 +6,7 @@ from numpy.testing import assert_array_equal
 from skorch.dataset import Dataset
 
 from skfusion import CrossModalClassifier
-from skfusion._batching import BatchIterator, batch_iterator
+from skfusion._batching import BatchDataset, EpochBatches, batch_loader
 
 
 def _data(n=10):
@@ -17,7 +17,7 @@ def _data(n=10):
 
 def test_each_epoch_visits_every_row_once_in_a_new_order():
     X, y = _data(10)
-    it = BatchIterator(X, y, batch_size=4, shuffle=True)
+    it = batch_loader(BatchDataset(X, y), batch_size=4, shuffle=True)
     assert len(it) == 3
     torch.manual_seed(0)
     epochs = []
@@ -35,7 +35,7 @@ def test_each_epoch_visits_every_row_once_in_a_new_order():
 
 def test_unshuffled_iteration_slices_views_of_the_callers_array():
     X, y = _data(10)
-    batches = list(BatchIterator(X, y, batch_size=4, shuffle=False))
+    batches = list(batch_loader(BatchDataset(X, y), batch_size=4, shuffle=False))
     assert_array_equal(torch.cat([yb for _, yb in batches]).numpy(), y)
     first = batches[0][0]["a"]
     assert first.data_ptr() == X["a"].__array_interface__["data"][0]
@@ -43,28 +43,29 @@ def test_unshuffled_iteration_slices_views_of_the_callers_array():
 
 def test_subset_of_a_skorch_dataset_iterates_its_rows_only():
     X, y = _data(10)
-    subset = torch.utils.data.Subset(Dataset(X, y), [7, 2, 5])
-    it = batch_iterator(subset, batch_size=2, shuffle=False, device="cpu")
+    subset = torch.utils.data.Subset(BatchDataset(X, y), [7, 2, 5])
+    it = batch_loader(subset, batch_size=2, shuffle=False)
     assert_array_equal(torch.cat([yb for _, yb in it]).numpy(), [7, 2, 5])
     torch.manual_seed(1)
-    shuffled = batch_iterator(subset, batch_size=8, shuffle=True, device="cpu")
+    shuffled = batch_loader(subset, batch_size=8, shuffle=True)
     assert sorted(next(iter(shuffled))[1].tolist()) == [2, 5, 7]
 
 
 def test_other_datasets_fall_back_to_skorch():
-    assert batch_iterator(Dataset(np.zeros((3, 2))), 2, False, "cpu") is None
+    assert batch_loader(Dataset(np.zeros((3, 2))), 2, False) is None
 
 
 def test_estimator_trains_through_the_batch_iterator(monkeypatch):
     seen = []
-    original = BatchIterator.__iter__
+    original = EpochBatches.__iter__
 
     def spy(self):
-        for X_batch, y_batch in original(self):
-            seen.append((self.shuffle, len(y_batch)))
-            yield X_batch, y_batch
+        for rows in original(self):
+            size = len(range(self.n_rows)[rows]) if type(rows) is slice else len(rows)
+            seen.append((self.shuffle, size))
+            yield rows
 
-    monkeypatch.setattr(BatchIterator, "__iter__", spy)
+    monkeypatch.setattr(EpochBatches, "__iter__", spy)
     rng = np.random.default_rng(0)
     X, y = rng.normal(size=(100, 3)).astype(np.float32), rng.integers(0, 2, 100)
     clf = CrossModalClassifier(

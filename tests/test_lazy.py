@@ -13,11 +13,10 @@ from numpy.testing import assert_array_equal
 from PIL import Image
 from sklearn.base import clone
 
-import skfusion._modalities as modalities
-import skfusion._representation as representation
+import skfusion._conversion as conversion
 import skfusion._training as training
 from skfusion import CrossModalClassifier, CrossModalRegressor
-from skfusion._batching import StreamingBatchIterator
+from skfusion._batching import BatchDataset, batch_loader
 from skfusion._training import _statistics
 from skfusion.exceptions import ModalityError, SkfusionDataWarning
 from skfusion.nn.network import PRESENT_KEY
@@ -241,7 +240,7 @@ def test_missing_paths_are_absent_and_match_in_memory_flags(images):
     memory_X = {"tab": tab, "xray": pixels, "xray__missing": flags}
     lazy = CrossModalClassifier(**FIT).fit(lazy_X, y)
     assert lazy.modalities_["xray"].has_missing
-    inputs, _ = lazy._validate_X(lazy_X, reset=False)
+    inputs = lazy._predict_inputs(lazy_X)
     assert_array_equal(inputs[PRESENT_KEY][:, 1], 1 - flags)
     assert_array_equal(inputs[PRESENT_KEY][:, 0], 1)
     memory = CrossModalClassifier(**FIT).fit(memory_X, y)
@@ -259,9 +258,9 @@ def test_unreadable_images_are_marked_absent_per_batch(images):
     clf = CrossModalClassifier(**FIT)
     with pytest.warns(SkfusionDataWarning, match=r"2 image\(s\).*rows 3, 50"):
         clf.fit(lazy_X, y)
-    inputs, _ = clf._validate_X(lazy_X, reset=False)
+    inputs = clf._predict_inputs(lazy_X)
     assert inputs[PRESENT_KEY][[3, 50], 1].tolist() == [1, 1]  # paths are given
-    batches = StreamingBatchIterator(inputs, y, batch_size=32, shuffle=False)
+    batches = batch_loader(BatchDataset(inputs, y), batch_size=32, shuffle=False)
     present = torch.cat([X_batch[PRESENT_KEY] for X_batch, _ in batches])
     assert present[:, 1].nonzero().ravel().tolist() == [
         i for i in range(N) if i not in (3, 50)
@@ -281,7 +280,7 @@ def test_unreadable_image_raises_by_default(images):
     paths = paths.copy()
     paths[5] = str(folder / "nowhere.png")
     X = {"tab": tab, "xray": LazyImages(paths, ImageLoader(size=SIZE))}
-    assert not CrossModalClassifier()._validate_X(X, y, reset=True)[0].get(PRESENT_KEY)
+    assert not CrossModalClassifier()._validate_fit(X, y)[0].get(PRESENT_KEY)
     with pytest.raises(ValueError, match=re.escape("nowhere.png")):
         CrossModalClassifier(**FIT).fit(X, y)
 
@@ -293,18 +292,12 @@ def test_explicit_flag_is_combined_with_missing_paths(images):
     flag = np.zeros(N)
     flag[[1, 2]] = 1
     X = {"tab": tab, "xray": LazyImages(paths, ImageLoader(size=SIZE))}
-    inputs, _ = CrossModalClassifier()._validate_X(
-        {**X, "xray__missing": flag}, y, reset=True
-    )
+    inputs, _ = CrossModalClassifier()._validate_fit({**X, "xray__missing": flag}, y)
     assert np.flatnonzero(inputs[PRESENT_KEY][:, 1] == 0).tolist() == [0, 1, 2]
     with pytest.raises(ModalityError, match="must hold 0"):
-        CrossModalClassifier()._validate_X(
-            {**X, "xray__missing": flag * 2}, y, reset=True
-        )
+        CrossModalClassifier()._validate_fit({**X, "xray__missing": flag * 2}, y)
     with pytest.raises(ModalityError, match="flags"):
-        CrossModalClassifier()._validate_X(
-            {"tab": tab, "tab__missing": X["xray"]}, y, reset=True
-        )
+        CrossModalClassifier()._validate_fit({"tab": tab, "tab__missing": X["xray"]}, y)
 
 
 def test_prediction_input_must_match_the_fitted_modality(images):
@@ -315,7 +308,7 @@ def test_prediction_input_must_match_the_fitted_modality(images):
     gaps = paths.copy()
     gaps[0] = None  # absent at predict time only: masked all the same
     X = {"tab": tab, "xray": LazyImages(gaps, ImageLoader(size=SIZE))}
-    inputs, _ = clf._validate_X(X, reset=False)
+    inputs = clf._predict_inputs(X)
     assert inputs[PRESENT_KEY][:2, 1].tolist() == [0, 1]
     assert clf.predict_proba(X).shape == (N, 2)
     other = LazyImages(paths, ImageLoader(size=SIZE + 1))
@@ -336,11 +329,11 @@ def test_decoding_never_holds_more_than_a_batch(images, transform_calls, monkeyp
     assert max(transform_calls) <= 16
     assert sum(transform_calls) == 3 * N
     transform_calls.clear()
-    monkeypatch.setattr(representation, "PREDICT_BATCH", 40)
+    clf.net_.iterator_valid__batch_size = 40  # the net's prediction batch
     clf.predict_proba(lazy_X)
     assert transform_calls == [40, 40, 16]
-    # with early stopping, validation batches hold up to PREDICT_BATCH rows
-    monkeypatch.setattr(training, "PREDICT_BATCH", 20)
+    # with early stopping, validation batches hold up to the prediction batch
+    monkeypatch.setattr(training, "CONV_PREDICT_BATCH", (20, 20))
     transform_calls.clear()
     params = dict(FIT, max_epochs=2, early_stopping=True, validation_fraction=0.5)
     CrossModalClassifier(**params).fit(lazy_X, y)
@@ -352,7 +345,7 @@ def test_worker_processes_fetch_batches_without_touching_the_global_rng(images):
     paths, tab, y, _ = images
     X = {"tab": tab, "xray": LazyImages(paths, ImageLoader(size=SIZE))}
     X[PRESENT_KEY] = np.ones((N, 2), np.float32)
-    iterator = StreamingBatchIterator(X, y, batch_size=40, shuffle=True, num_workers=2)
+    iterator = batch_loader(BatchDataset(X, y), 40, shuffle=True, num_workers=2)
     torch.manual_seed(0)
     batches = list(iterator)
     after = torch.rand(1)
@@ -386,8 +379,8 @@ def _mixed_frame(n=400):
 def test_dataframe_is_split_per_modality_as_before(monkeypatch):
     frame = _mixed_frame()
     y = np.arange(len(frame)) % 2
-    monkeypatch.setattr(modalities, "CHUNK_BYTES", 4096)  # many column chunks
-    inputs, _ = CrossModalClassifier()._validate_X(frame, y, reset=True)
+    monkeypatch.setattr(conversion, "CHUNK_BYTES", 4096)  # many column chunks
+    inputs, _ = CrossModalClassifier()._validate_fit(frame, y)
     values = frame.to_numpy(dtype=np.float32)
     tab = values[:, [0, 1, 2, 3, 4, 70]]
     assert_array_equal(inputs["tab"], tab)
@@ -399,18 +392,18 @@ def test_dataframe_is_split_per_modality_as_before(monkeypatch):
     frame.index = frame.index + 100
     message = "contains NaN or inf in column 'tab__f2', row 7 (index 107)"
     with pytest.raises(ValueError, match=re.escape(message)):
-        CrossModalClassifier()._validate_X(frame, y, reset=True)
+        CrossModalClassifier()._validate_fit(frame, y)
 
 
 def test_dataframe_input_is_converted_without_a_whole_copy(monkeypatch):
     frame = _mixed_frame(n=4000)  # float64, float32, bool and int64 blocks
     nbytes = frame.shape[0] * frame.shape[1] * 4
-    monkeypatch.setattr(modalities, "CHUNK_BYTES", 64 * 1024)
+    monkeypatch.setattr(conversion, "CHUNK_BYTES", 64 * 1024)
     y = np.arange(len(frame)) % 2
     clf = CrossModalClassifier()
-    clf._validate_X(frame, y, reset=True)  # warm up
+    clf._validate_fit(frame, y)  # warm up
     tracemalloc.start()
-    inputs, _ = clf._validate_X(frame, y, reset=True)
+    inputs, _ = clf._validate_fit(frame, y)
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     held = sum(v.nbytes for v in inputs.values())

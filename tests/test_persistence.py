@@ -272,13 +272,6 @@ def test_deepcopy_is_independent_and_identical(pipe, clinical):
     assert_array_equal(twin.predict_proba(Z), est.predict_proba(Z))
 
 
-def test_older_pickles_holding_the_skorch_net_still_load(pipe, clinical):
-    est = pipe[-1]
-    old = CrossModalClassifier.__new__(CrossModalClassifier)
-    old.__setstate__(dict(vars(est)))  # the state before plain-data persistence
-    assert old.net_ is est.net_
-
-
 def test_a_state_from_another_skfusion_version_warns(pipe):
     state = pipe[-1].__getstate__()
     state["_skfusion_version"] = "0.0.1"

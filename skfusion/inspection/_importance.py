@@ -19,9 +19,9 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils import Bunch, check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from .._modalities import is_lazy
-from .._representation import deep_modalities, modalities_absent
-from ..nn.network import PRESENT_KEY
+from .._discovery import is_lazy
+from .._names import PRESENT_KEY, missing_key
+from .._representation import deep_modalities, without_modalities
 
 __all__ = ["modality_availability", "modality_importance", "modality_weights"]
 
@@ -65,7 +65,7 @@ def _modality_keys(Xt, spec):
     of column positions (2-D input) or of dict keys."""
     if isinstance(Xt, Mapping):
         keys = [spec.name]
-        flag = f"{spec.name}__missing"
+        flag = missing_key(spec.name)
         return keys + ([flag] if flag in Xt else [])
     columns = list(spec.columns)
     if spec.missing_column is not None:
@@ -196,8 +196,8 @@ def modality_importance(
     scorer = check_scoring(final, scoring=scoring)
     kwargs = {} if sample_weight is None else {"sample_weight": sample_weight}
 
-    def score(data):
-        value = scorer(final, data, y, **kwargs)
+    def score(data, model=final):
+        value = scorer(model, data, y, **kwargs)
         return value if isinstance(value, dict) else {None: value}
 
     baseline = score(Xt)
@@ -210,8 +210,7 @@ def modality_importance(
     n = _n_rows(Xt)
     for i, spec in enumerate(final.modalities_.values()):
         if strategy == "mask":
-            with modalities_absent([spec.name]):
-                scores = [score(Xt)]
+            scores = [score(Xt, without_modalities(final, [spec.name]))]
         else:
             keys = _modality_keys(Xt, spec)
             scores = [
@@ -369,7 +368,7 @@ def modality_availability(estimator, X):
     1  True   True
     """
     transform, final = _unwrap(estimator, "modality_availability")
-    inputs, _ = final._validate_X(transform(X), reset=False)
+    inputs = final._predict_inputs(transform(X))
     names = list(final.modalities_)
     present = inputs.get(PRESENT_KEY)
     n = _n_rows(inputs)

@@ -5,6 +5,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+# The input keys of the presence matrix and of the per-row loss weights
+# belong to the column-name grammar (skfusion._names); re-exported here.
+from .._names import PRESENT_KEY, SAMPLE_WEIGHT_KEY
+
 __all__ = [
     "PRESENT_KEY",
     "SAMPLE_WEIGHT_KEY",
@@ -13,10 +17,8 @@ __all__ = [
     "drop_modalities",
 ]
 
-#: Input key of the (n, M) presence matrix (1 = modality present in the row).
-PRESENT_KEY = "__present__"
-#: Input key of per-row loss weights; the network ignores it, the loss uses it.
-SAMPLE_WEIGHT_KEY = "__sample_weight__"
+# The input keys of the presence matrix and of the per-row loss weights are
+# part of the column-name grammar (skfusion._names); re-exported here.
 
 
 def drop_modalities(present, p):

@@ -16,12 +16,13 @@ from sklearn.utils.validation import (
     check_is_fitted,
 )
 
+from .._names import output_names, pixel_names
 from .._validation import describe_row
+from .._warnings import warn
 from ..exceptions import AudioReadError, SkfusionDataWarning
 from ._utils import (
     _column_names,
     _is_missing,
-    _output_names,
     _PathColumnMixin,
     _ReadError,
 )
@@ -297,9 +298,7 @@ class AudioLoader(_PathColumnMixin, TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self, "image_shape_")
         _check_feature_names_in(self, input_features)
-        _, n_mels, n_frames = self.image_shape_
-        names = [f"pixel_0_{m}_{t}" for m in range(n_mels) for t in range(n_frames)]
-        return _output_names(names, self.add_indicator)
+        return output_names(pixel_names(self.image_shape_), self.add_indicator)
 
     # -- internals -------------------------------------------------------
 
@@ -436,10 +435,9 @@ def _warn_failed(failed, column, index):
     more = len(failed) - _MAX_ROWS_LISTED
     if more > 0:
         rows += f" and {more} more"
-    warnings.warn(
+    warn(
         f"AudioLoader treated {len(failed)} unreadable audio file(s) in column "
         f"{column!r} as missing (on_error='missing'): {rows}. First error: "
         f"{failed[0][1]}.",
         SkfusionDataWarning,
-        stacklevel=4,  # _warn_failed < transform < set_output wrapper < caller
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sklearn.compose import ColumnTransformer
 
-from .._modalities import DEFAULT_MODALITY
+from .._names import DEFAULT_MODALITY, SEP, check_modality_name
 
 __all__ = ["make_modality_transformer"]
 
@@ -78,10 +78,10 @@ def make_modality_transformer(
         raise ValueError("make_modality_transformer needs at least one step.")
     seen = set()
     for name, _, _ in steps:
-        if not isinstance(name, str) or not name or "__" in name:
+        if not check_modality_name(name):
             raise ValueError(
                 f"Step name {name!r} cannot be a modality name: use a "
-                "non-empty string without '__'."
+                f"non-empty string without '{SEP}'."
             )
         if name in seen or name == "remainder":
             raise ValueError(

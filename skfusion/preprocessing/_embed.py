@@ -22,9 +22,11 @@ from sklearn.utils.validation import (
 from torch import nn
 from tqdm import tqdm
 
+from .._names import output_names
 from .._persistence import SkopsRefusalMixin
 from .._training import resolve_device
 from .._validation import describe_row
+from .._warnings import warn
 from ..exceptions import ImageReadError, SkfusionDataWarning
 from ._embed_store import (
     _Archive,
@@ -41,7 +43,6 @@ from ._image import ImageLoader
 from ._utils import (
     _column_names,
     _is_missing,
-    _output_names,
     _PathColumnMixin,
 )
 
@@ -374,12 +375,11 @@ class ImageEmbedder(
                 bar.update(len(rows))
         self._cache_info = CacheInfo(**counts)
         if write_error is not None:
-            warnings.warn(
+            warn(
                 f"ImageEmbedder could not write to the cache in {cache!r} "
                 f"({write_error}); the remaining embeddings of this call were "
                 "not cached.",
                 RuntimeWarning,
-                stacklevel=3,  # transform < set_output wrapper < caller
             )
         if failed:
             _warn_failed(failed, first_error, column, index)
@@ -428,7 +428,7 @@ class ImageEmbedder(
         check_is_fitted(self, "embedding_dim_")
         _check_feature_names_in(self, input_features)
         names = [f"embedding_{i}" for i in range(self.embedding_dim_)]
-        return _output_names(names, self.add_indicator)
+        return output_names(names, self.add_indicator)
 
     def __getstate__(self):
         state = dict(super().__getstate__())
@@ -580,10 +580,9 @@ def _warn_failed(failed, first_error, column, index):
     more = len(failed) - _MAX_ROWS_LISTED
     if more > 0:
         rows += f" and {more} more"
-    warnings.warn(
+    warn(
         f"ImageEmbedder treated {len(failed)} unreadable image(s) in column "
         f"{column!r} as missing (on_error='missing'): {rows}. First error: "
         f"{first_error}.",
         SkfusionDataWarning,
-        stacklevel=4,  # _warn_failed < transform < set_output wrapper < caller
     )

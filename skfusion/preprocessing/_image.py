@@ -14,13 +14,14 @@ from sklearn.utils.validation import (
     check_is_fitted,
 )
 
+from .._names import output_names, pixel_names
 from .._validation import describe_row
+from .._warnings import warn
 from ..exceptions import ImageReadError, SkfusionDataWarning
 from ._dicom import DicomReadError, fit_into, read_dicom, sniff_dicom
 from ._utils import (
     _column_names,
     _is_missing,
-    _output_names,
     _PathColumnMixin,
     _ReadError,
 )
@@ -277,14 +278,7 @@ class ImageLoader(_PathColumnMixin, TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self, "image_shape_")
         _check_feature_names_in(self, input_features)
-        channels, height, width = self.image_shape_
-        names = [
-            f"pixel_{c}_{y}_{x}"
-            for c in range(channels)
-            for y in range(height)
-            for x in range(width)
-        ]
-        return _output_names(names, self.add_indicator)
+        return output_names(pixel_names(self.image_shape_), self.add_indicator)
 
     # -- internals -------------------------------------------------------
 
@@ -412,10 +406,9 @@ def _warn_failed(failed, column, index):
     more = len(failed) - _MAX_ROWS_LISTED
     if more > 0:
         rows += f" and {more} more"
-    warnings.warn(
+    warn(
         f"ImageLoader treated {len(failed)} unreadable image(s) in column "
         f"{column!r} as missing (on_error='missing'): {rows}. First error: "
         f"{failed[0][1]}.",
         SkfusionDataWarning,
-        stacklevel=4,  # _warn_failed < transform < set_output wrapper < caller
     )

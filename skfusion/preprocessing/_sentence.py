@@ -19,12 +19,12 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
+from .._names import output_names
 from .._persistence import SkopsRefusalMixin
 from .._training import resolve_device
 from ._text import _documents
 from ._utils import (
     _check_not_empty,
-    _output_names,
     _TextColumnMixin,
 )
 
@@ -268,7 +268,7 @@ class SentenceEmbedder(
         check_is_fitted(self, "embedding_dim_")
         _check_feature_names_in(self, input_features)
         names = [f"embedding_{i}" for i in range(self.embedding_dim_)]
-        return _output_names(names, self.add_indicator)
+        return output_names(names, self.add_indicator)
 
     # -- persistence -----------------------------------------------------
 

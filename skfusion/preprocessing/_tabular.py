@@ -10,6 +10,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
+from .._names import MISSING_NAME
 from ._utils import _as_object_columns, _check_not_empty
 
 __all__ = ["AvailabilityIndicator"]
@@ -113,7 +114,7 @@ class AvailabilityIndicator(TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self)
         _check_feature_names_in(self, input_features)
-        return np.asarray(["missing"], dtype=object)
+        return np.asarray([MISSING_NAME], dtype=object)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -19,11 +19,11 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
+from .._names import output_names
 from ._utils import (
     _check_not_empty,
     _column_names,
     _is_missing,
-    _output_names,
     _TextColumnMixin,
 )
 
@@ -243,7 +243,7 @@ class TextEmbedder(_TextColumnMixin, TransformerMixin, BaseEstimator):
         check_is_fitted(self, "n_features_in_")
         _check_feature_names_in(self, input_features)
         names = [f"text_{i}" for i in range(self.n_components)]
-        return _output_names(names, self.add_indicator)
+        return output_names(names, self.add_indicator)
 
     # -- internals -------------------------------------------------------
 

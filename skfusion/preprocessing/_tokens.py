@@ -13,11 +13,11 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
+from .._names import output_names, token_names
 from ._text import _TOKEN_PATTERN, _documents
 from ._utils import (
     _check_not_empty,
     _column_names,
-    _output_names,
     _TextColumnMixin,
 )
 
@@ -236,8 +236,8 @@ class TextTokenizer(_TextColumnMixin, TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self, "vocab_size_")
         _check_feature_names_in(self, input_features)
-        names = [f"token_{i}_vocab_{self.vocab_size_}" for i in range(self.max_length)]
-        return _output_names(names, self.add_indicator)
+        names = token_names(self.max_length, self.vocab_size_)
+        return output_names(names, self.add_indicator)
 
     # -- internals -------------------------------------------------------
 

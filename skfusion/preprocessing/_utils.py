@@ -76,14 +76,6 @@ def _column_names(X_checked):
     return [str(i) for i in range(X_checked.shape[1])]
 
 
-def _output_names(names, add_indicator):
-    """Output feature names: ``names``, then ``missing`` when indicated."""
-    names = list(names)
-    if add_indicator:
-        names.append("missing")
-    return np.asarray(names, dtype=object)
-
-
 class _TextColumnMixin:
     """Free-text input (one or more columns of texts): tags and conversion."""
 

@@ -14,7 +14,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from .._modalities import wide_feature_names
+from .._names import wide_feature_names
 from .._validation import describe_row, plain
 from ._text import _TOKEN_PATTERN, _check_ngram_range, _to_text
 from ._utils import _check_not_empty, _column_names, _is_missing, _TextColumnMixin
