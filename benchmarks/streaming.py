@@ -116,12 +116,12 @@ def run_fit_case(case):
 
 
 def validate_case(mixed, lean):
-    """tracemalloc peak of _validate_X over the float32 bytes of the data."""
+    """tracemalloc peak of _validate_fit over the float32 bytes of the data."""
     import tracemalloc
 
     import pandas as pd
 
-    import skfusion._modalities as modalities
+    import skfusion._input as estimator_input
     from skfusion import CrossModalClassifier
 
     n, rng = 20_000, np.random.default_rng(SEED)
@@ -142,11 +142,11 @@ def validate_case(mixed, lean):
     frame = pd.concat(parts, axis=1)
     y = labels(n)
     if not lean:  # the check_array path every DataFrame took before
-        modalities.plain_numeric_frame = lambda X: False
+        estimator_input.plain_numeric_frame = lambda X: False
     clf = CrossModalClassifier()
     tracemalloc.start()
     start = time.perf_counter()
-    inputs, _ = clf._validate_X(frame, y, reset=True)
+    inputs, _ = clf._validate_fit(frame, y)
     seconds = time.perf_counter() - start
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()

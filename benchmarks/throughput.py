@@ -128,9 +128,11 @@ def hand_loop(arrays, y, args):
     reference.set_params(max_epochs=1)
     # the module skfusion would build for this data (same encoders, fusion,
     # head, standardisation), built from the same seed
-    from skfusion._modalities import split_dict
+    from skfusion._conversion import split_dict
+    from skfusion._discovery import dict_specs
 
-    inputs, specs = split_dict(arrays, None)
+    specs = dict_specs(arrays)
+    inputs = split_dict(arrays, specs)
     torch.manual_seed(SEED)
     model = build_network(specs, inputs, 2, reference.get_params()).to(device)
     initial = {k: v.clone() for k, v in model.state_dict().items()}

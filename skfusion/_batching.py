@@ -31,7 +31,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ._modalities import is_lazy
+from ._discovery import is_lazy
 from ._names import PRESENT_KEY, is_reserved_key
 from ._warnings import warn
 from .exceptions import SkfusionDataWarning

@@ -39,7 +39,7 @@ from sklearn.base import is_classifier
 from sklearn.exceptions import InconsistentVersionWarning
 from torch import nn
 
-from ._modalities import ModalitySpec
+from ._spec import ModalitySpec
 from ._training import build_network, make_net
 from ._warnings import warn
 

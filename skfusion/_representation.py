@@ -14,7 +14,7 @@ from sklearn.utils.validation import check_is_fitted
 from skorch.utils import to_tensor
 
 from ._batching import unreadable_rows, warn_unreadable
-from ._modalities import is_lazy
+from ._discovery import is_lazy
 from ._names import PRESENT_KEY
 from ._threads import resolve_threads, torch_threads
 

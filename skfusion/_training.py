@@ -121,8 +121,9 @@ class WeightedNet(NeuralNet):
     def train_step_single(self, batch, **fit_params):
         """Forward and loss under ``autocast``, then backward (scaled for
         fp16, outside autocast as torch recommends)."""
-        self.module_.train()
-        self.criterion_.train()
+        if not self.module_.training:  # what skorch does, once per epoch
+            self.module_.train()
+            self.criterion_.train()
         Xi, yi = unpack_data(batch)
         with self.autocast():
             y_pred = self.infer(Xi, **fit_params)
@@ -246,6 +247,17 @@ def _statistics(data, axes, present=None, block=1024, num_workers=0, name=None):
     )
 
 
+#: A vector modality (never lazy) streams its statistics in blocks of at
+#: most this many bytes: fewer, larger partial_fit calls.
+_VECTOR_BLOCK_BYTES = 64 * 2**20
+
+
+def _vector_block(batch_size, spec):
+    """Rows per statistics block of a vector modality: a training batch, or
+    more, up to :data:`_VECTOR_BLOCK_BYTES` of float32 rows."""
+    return max(batch_size, _VECTOR_BLOCK_BYTES // (4 * int(np.prod(spec.shape))))
+
+
 def _placeholder_statistics(shape):
     """Shift 0 and scale 1 of ``shape``: statistics to be overwritten."""
     return np.zeros(shape, np.float32), np.ones(shape, np.float32)
@@ -300,7 +312,7 @@ def build_network(specs, inputs, n_outputs, params):
             shift, scale = (
                 _placeholder_statistics(spec.shape)
                 if data is None
-                else _statistics(data, (0,), rows, block)
+                else _statistics(data, (0,), rows, _vector_block(block, spec))
             )
             encoders[spec.name] = MLPEncoder(
                 spec.shape[0],

@@ -27,8 +27,7 @@ from sklearn.preprocessing import StandardScaler
 from skorch.exceptions import DeviceWarning
 
 import skfusion
-from skfusion import CrossModalClassifier, CrossModalRegressor
-from skfusion._modalities import ModalitySpec
+from skfusion import CrossModalClassifier, CrossModalRegressor, ModalitySpec
 from skfusion.datasets import make_clinical_multimodal
 from skfusion.preprocessing import (
     AudioLoader,

@@ -115,7 +115,7 @@ def test_small_networks_are_estimated_small():
 
 
 def test_images_and_token_convolutions_count_as_large():
-    from skfusion._modalities import ModalitySpec
+    from skfusion import ModalitySpec
 
     params = CrossModalClassifier().get_params()
     image = ModalitySpec("xray", "image", (1, 32, 32))

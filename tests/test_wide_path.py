@@ -178,7 +178,7 @@ def test_fit_on_a_100k_vocabulary_never_densifies():
         import resource
         import numpy as np, pandas as pd, torch
         from skfusion import CrossModalClassifier
-        from skfusion._modalities import wide_feature_names
+        from skfusion._names import wide_feature_names
         rows, k, vocab = 5000, 64, 100_000
         rng = np.random.default_rng(0)
         ids = rng.integers(1, vocab, size=(rows, k)).astype(np.float32)

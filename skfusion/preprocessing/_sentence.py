@@ -325,7 +325,7 @@ class SentenceEmbedder(
         else:
             path, loader = _resolve(model)
             st = _import_sentence_transformers()
-            with _offline(), _progress_bars(self.progress):
+            with _progress_bars(self.progress):
                 if path is None:
                     model = loader()
                 else:
@@ -427,34 +427,14 @@ def _resolve_package(name):
 
 
 @contextlib.contextmanager
-def _offline():
-    """Hugging Face offline mode while loading, restored afterwards.
-
-    The environment variables are read by the Hub library at import, so its
-    module-level flag is set too (``is_offline_mode()`` reads it at call time).
-    """
-    saved = {
-        key: os.environ.get(key) for key in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
-    }
-    os.environ.update(dict.fromkeys(saved, "1"))
-    from huggingface_hub import constants
-
-    hub_flag = constants.HF_HUB_OFFLINE
-    constants.HF_HUB_OFFLINE = True
-    try:
-        yield
-    finally:
-        constants.HF_HUB_OFFLINE = hub_flag
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-
-
-@contextlib.contextmanager
 def _progress_bars(enabled):
-    """Silence transformers' weight-loading bars unless ``enabled``."""
+    """Silence transformers' weight-loading bars unless ``enabled``.
+
+    transformers keeps this switch in process-wide state and offers no
+    per-call argument, so it is restored in ``finally``; two threads that
+    load models at once may see each other's setting (not thread-safe, and
+    only the bars are affected).
+    """
     from transformers.utils import logging as hf_logging
 
     was_enabled = hf_logging.is_progress_bar_enabled()

@@ -427,7 +427,9 @@ def test_missing_sentence_transformers_names_the_extra(model_dir, monkeypatch):
         SentenceEmbedder(model=model_dir).fit(["chest pain"])
 
 
-def test_offline_environment_during_load_is_restored(model_dir, monkeypatch):
+def test_loading_is_local_and_leaves_the_environment_alone(model_dir, monkeypatch):
+    import socket
+
     import huggingface_hub.constants as hub
 
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
@@ -444,16 +446,20 @@ def test_offline_environment_during_load_is_restored(model_dir, monkeypatch):
         seen["hub"] = hub.HF_HUB_OFFLINE
         return real(*args, **kwargs)
 
+    def no_network(*args, **kwargs):
+        raise AssertionError("SentenceEmbedder tried to open a connection")
+
     flag = hub.HF_HUB_OFFLINE
     monkeypatch.setattr("sentence_transformers.SentenceTransformer", spy)
+    monkeypatch.setattr(socket.socket, "connect", no_network)
     SentenceEmbedder(model=model_dir).fit(["x"])
 
     assert seen["local_files_only"] is True
-    assert seen["env"] == ("1", "1")
-    assert seen["hub"] is True
+    # nothing process-wide changes while loading (no offline switch)
+    assert seen["env"] == (None, "0")
+    assert seen["hub"] == flag
     assert "HF_HUB_OFFLINE" not in os.environ
     assert os.environ["TRANSFORMERS_OFFLINE"] == "0"
-    assert hub.HF_HUB_OFFLINE == flag
 
 
 def test_import_does_not_load_sentence_transformers():
