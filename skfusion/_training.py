@@ -487,9 +487,7 @@ def n_workers(n_jobs):
     beyond that, and more workers than CPUs only adds start-up time)."""
     if n_jobs is None:
         return 0
-    cpus = joblib.cpu_count()
-    wanted = cpus + 1 + n_jobs if n_jobs < 0 else n_jobs
-    workers = min(wanted, cpus)
+    workers = min(joblib.effective_n_jobs(n_jobs), joblib.cpu_count())
     return workers if workers > 1 else 0
 
 

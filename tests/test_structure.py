@@ -164,7 +164,9 @@ def test_make_modality_transformer_passthrough_and_errors():
 
 
 def test_decoding_workers_are_clamped_to_the_cpus(monkeypatch):
+    # a 2-CPU machine, as joblib sees it
     monkeypatch.setattr("joblib.cpu_count", lambda: 2)
+    monkeypatch.setattr("joblib.effective_n_jobs", lambda n: n if n > 0 else 3 + n)
     assert [n_workers(n) for n in (None, 1, 2, 8, -1, -2)] == [0, 0, 2, 2, 2, 0]
     with pytest.warns(SkfusionResourceWarning, match="n_jobs=8 asks for more") as rec:
         check_workers(8)
