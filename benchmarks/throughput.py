@@ -30,7 +30,8 @@ modality. ``--network both`` (the default) runs the image network and the
 vector-only one (tab + text), one table each.
 
 Run:  python benchmarks/throughput.py [--rows 20000] [--epochs 3]
-          [--batch-size 256] [--repeats 3] [--device cpu] [--threads N]
+          [--batch-size 256] [--repeats 3] [--device cpu] [--amp bf16]
+          [--threads N]
           [--network image|vector|both] [--quick]
 """
 
@@ -117,6 +118,7 @@ def skfusion_params(args):
         batch_size=args.batch_size,
         lr=1e-3,
         device=args.device,
+        amp=args.amp,
         random_state=SEED,
     )
 
@@ -140,6 +142,11 @@ def hand_loop(arrays, y, args):
     target = torch.from_numpy(y).to(device)
     loss_fn = nn.CrossEntropyLoss()
     n = len(y)
+    # the same mixed precision as skfusion's amp= (bf16: no loss scaling)
+    dtype = torch.bfloat16 if args.amp == "bf16" else None
+
+    def autocast():
+        return torch.autocast(device.type, dtype=dtype, enabled=dtype is not None)
 
     def fit():
         # every fit starts from the same initial weights, as a refit does
@@ -151,7 +158,8 @@ def hand_loop(arrays, y, args):
             for start in range(0, n, args.batch_size):
                 idx = order[start : start + args.batch_size]
                 batch = {k: t.index_select(0, idx) for k, t in tensors.items()}
-                loss = loss_fn(model(**batch), target.index_select(0, idx))
+                with autocast():
+                    loss = loss_fn(model(**batch), target.index_select(0, idx))
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
@@ -159,7 +167,7 @@ def hand_loop(arrays, y, args):
     def predict(size):
         model.eval()
         outs = []
-        with torch.inference_mode():
+        with torch.inference_mode(), autocast():
             for start in range(0, n, size):
                 batch = {k: t[start : start + size] for k, t in tensors.items()}
                 outs.append(model(**batch).argmax(1).cpu())
@@ -208,6 +216,9 @@ def main():
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument(
+        "--amp", choices=["bf16"], default=None, help="bf16 mixed precision"
+    )
     parser.add_argument(
         "--threads", type=int, default=None, help="torch threads (default: torch's)"
     )
@@ -266,7 +277,9 @@ def run(args, network):
     print(
         f"# throughput, {datetime.date.today()}, {platform.machine()}, "
         f"{os.cpu_count()} CPUs, torch {torch.__version__}, {torch.get_num_threads()} "
-        f"threads, device {args.device}, {network} network"
+        f"threads, device {args.device}"
+        f"{' (' + torch.cuda.get_device_name() + ')' if 'cuda' in args.device else ''}"
+        f", amp {args.amp}, {network} network"
     )
     print(
         f"# {args.rows} rows, {args.epochs} epochs, batch {args.batch_size}; "

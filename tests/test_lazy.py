@@ -440,3 +440,23 @@ def test_more_workers_than_cpus_warn_once_and_are_clamped(images):
     # torch's DataLoader warns about "worker processes" beyond the CPUs
     assert not [w for w in record if "worker" in str(w.message) and w not in ours]
     assert clf.net_.num_workers == (joblib.cpu_count() if joblib.cpu_count() > 1 else 0)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+@pytest.mark.parametrize("n_jobs", [None, 2])
+def test_lazy_images_train_on_cuda_through_pinned_batches(images, n_jobs):
+    """Lazy decoding in worker processes, pinned host memory, GPU training:
+    the same fit as in-memory arrays on the GPU (cuDNN may reorder sums)."""
+    paths, tab, y, _ = images
+    pixels, _ = _decoded(paths)
+    params = dict(FIT, n_jobs=n_jobs, device="cuda")
+    lazy_X = {"tab": tab, "xray": LazyImages(paths, ImageLoader(size=SIZE))}
+    lazy = CrossModalClassifier(**params).fit(lazy_X, y)
+    memory = CrossModalClassifier(**params).fit({"tab": tab, "xray": pixels}, y)
+    assert next(lazy.net_.module_.parameters()).is_cuda
+    np.testing.assert_allclose(lazy.loss_curve_, memory.loss_curve_, rtol=1e-4)
+    np.testing.assert_allclose(
+        lazy.predict_proba(lazy_X), memory.predict_proba(lazy_X), atol=1e-4
+    )
+    loader = lazy.net_.get_iterator(lazy.net_.get_dataset(lazy_X), training=False)
+    assert loader.pin_memory

@@ -484,6 +484,22 @@ def test_cuda_without_cuda_warns_and_uses_the_cpu(paths):
     assert_allclose(out[:, :5], _direct(TinyEncoder(), paths), rtol=1e-5)
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_cuda_encoder_matches_cpu_and_pickles_for_a_cpu_machine(tmp_path, paths):
+    cpu = _embedder(encoder=TinyEncoder()).fit_transform(paths)
+    embedder = _embedder(encoder=TinyEncoder(), device="cuda", cache_dir=tmp_path)
+    gpu = embedder.fit_transform(paths)
+    assert embedder.device_.type == "cuda"
+    assert next(embedder.encoder_.parameters()).is_cuda
+    assert gpu.dtype == np.float32
+    assert_allclose(gpu, cpu, atol=1e-5)
+    # the cache written on the GPU is read back (cache hit, same values)
+    again = _embedder(encoder=TinyEncoder(), device="cuda", cache_dir=tmp_path)
+    assert_allclose(again.fit_transform(paths), gpu, atol=0)
+    restored = pickle.loads(pickle.dumps(embedder))
+    assert_allclose(restored.transform(paths), gpu, atol=1e-6)
+
+
 def test_bad_encoder_files_give_clear_errors(tmp_path, paths):
     text = tmp_path / "model.pt2"
     text.write_text("hello")
