@@ -178,15 +178,20 @@ def batch_loader(dataset, batch_size, shuffle, *, num_workers=0, pin_memory=Fals
     None for any other dataset.
 
     With ``num_workers > 0`` the batches are fetched by that many worker
-    processes, at most two batches each in flight. The loader gets its own
-    generator, so it draws nothing from the global torch generator: results
-    do not depend on the number of workers.
+    processes, at most two batches each in flight, except when the dataset
+    is already on the GPU (``on_device``): then the main process indexes it.
+    The loader gets its own generator, so it draws nothing from the global
+    torch generator: results do not depend on the number of workers.
     """
     rows = len(dataset)
     if isinstance(dataset, torch.utils.data.Subset):
         rows, dataset = dataset.indices, dataset.dataset
     if not isinstance(dataset, BatchDataset):
         return None
+    if dataset.on_device:
+        # the rows are already on the GPU: indexing them there is what a
+        # worker would do, and a forked worker cannot touch CUDA at all
+        num_workers = 0
     return torch.utils.data.DataLoader(
         dataset,
         batch_size=None,

@@ -360,6 +360,18 @@ def test_worker_processes_fetch_batches_without_touching_the_global_rng(images):
     assert_array_equal(batches[2][0]["tab"].numpy(), tab[rows[80:]])
 
 
+def test_a_dataset_already_on_the_gpu_is_indexed_in_the_main_process(images):
+    """Forked workers cannot touch CUDA (seen on an H200: "Cannot re-initialize
+    CUDA in forked subprocess"), so rows moved to the GPU get no workers."""
+    _, tab, y, _ = images
+    dataset = BatchDataset({"tab": tab}, y)
+    assert batch_loader(dataset, 16, shuffle=False, num_workers=2).num_workers == 2
+    dataset.on_device = True  # as BatchDataset(..., device="cuda") sets it
+    loader = batch_loader(dataset, 16, shuffle=False, num_workers=2, pin_memory=True)
+    assert loader.num_workers == 0
+    assert not loader.pin_memory
+
+
 # -- DataFrame input: one float32 copy --------------------------------------
 
 
