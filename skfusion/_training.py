@@ -67,7 +67,9 @@ class WeightedNet(NeuralNet):
       row weights travel with the batch under ``SAMPLE_WEIGHT_KEY``
       (skorch's documented way to use sample weights) and were rescaled to
       mean 1 over the training rows, so the task loss is the mean of
-      per-row loss x row weight. In training, a module built with
+      per-row loss x row weight (weights of shape (n, k) weigh each output
+      of a row). A criterion with ``weighs_rows = True`` (the Cox partial
+      likelihood, whose risk sets are weighted) takes the weights itself. In training, a module built with
       ``return_embeddings=True`` also returns the modality embeddings, and
       ``alignment_weight * alignment_loss(...)`` is added (unweighted by
       rows), and so is the wide path's penalty. Validation losses are task
@@ -186,11 +188,20 @@ class WeightedNet(NeuralNet):
                 aligned = alignment_loss(embeddings, present, kind=self.alignment)
                 extra = self.alignment_weight * aligned
         y_true = to_tensor(y_true, device=self.device)
-        loss = self.criterion_(y_pred, y_true)
-        if loss.ndim > 1:
-            loss = loss.flatten(start_dim=1).mean(dim=1)
+        weight = None
         if isinstance(X, Mapping) and SAMPLE_WEIGHT_KEY in X:
-            loss = loss * to_tensor(X[SAMPLE_WEIGHT_KEY], device=self.device)
+            weight = to_tensor(X[SAMPLE_WEIGHT_KEY], device=self.device)
+        if getattr(self.criterion_, "weighs_rows", False):
+            # a loss that is not a sum over rows (Cox: the risk sets) takes
+            # the row weights itself and returns the batch's loss
+            loss = self.criterion_(y_pred, y_true, weight)
+        else:
+            loss = self.criterion_(y_pred, y_true)
+            if weight is not None:
+                # row weights (n,) or weights per row and output (n, k)
+                loss = loss * weight.reshape(
+                    weight.shape + (1,) * (loss.ndim - weight.ndim)
+                )
         if training and self.wide_alpha:
             extra = extra + self.wide_alpha * self.module_.wide_penalty()
         return loss.mean() + extra
