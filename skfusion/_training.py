@@ -69,8 +69,9 @@ class WeightedNet(NeuralNet):
       mean 1 over the training rows, so the task loss is the mean of
       per-row loss x row weight (weights of shape (n, k) weigh each output
       of a row). A criterion with ``weighs_rows = True`` (the Cox partial
-      likelihood, whose risk sets are weighted) takes the weights itself. In training, a module built with
-      ``return_embeddings=True`` also returns the modality embeddings, and
+      likelihood, whose risk sets are weighted) takes the weights itself.
+      In training, a module built with ``return_embeddings=True`` also
+      returns the modality embeddings, and
       ``alignment_weight * alignment_loss(...)`` is added (unweighted by
       rows), and so is the wide path's penalty. Validation losses are task
       losses only.

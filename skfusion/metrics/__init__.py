@@ -1,6 +1,14 @@
-"""Clinical evaluation: calibration, and metrics by modality availability."""
+"""Clinical evaluation: calibration, metrics by modality availability, and
+survival targets."""
 
 from ._availability import availability_report
 from ._calibration import expected_calibration_error
+from ._survival import check_survival_y, concordance_index, survival_array
 
-__all__ = ["availability_report", "expected_calibration_error"]
+__all__ = [
+    "availability_report",
+    "check_survival_y",
+    "concordance_index",
+    "expected_calibration_error",
+    "survival_array",
+]
