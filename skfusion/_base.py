@@ -167,7 +167,9 @@ class _BaseCrossModal(InputMixin, PersistenceMixin, RepresentationMixin, BaseEst
         params["wide_lr"] = self.wide_lr_
         return params
 
-    def _fit_network(self, inputs, y, n_outputs, criterion, row_weight, stratify):
+    def _fit_network(
+        self, inputs, y, n_outputs, criterion, row_weight, stratify, **criterion_params
+    ):
         if row_weight is not None:
             inputs = {**inputs, SAMPLE_WEIGHT_KEY: row_weight.astype(np.float32)}
         seed = int(
@@ -186,7 +188,14 @@ class _BaseCrossModal(InputMixin, PersistenceMixin, RepresentationMixin, BaseEst
         with torch.random.fork_rng(devices=cuda), torch_threads(threads):
             torch.manual_seed(seed)
             module = build_network(self.modalities_.values(), inputs, n_outputs, params)
-            net = make_net(module, criterion, params, seed=seed, stratify=stratify)
+            net = make_net(
+                module,
+                criterion,
+                params,
+                seed=seed,
+                stratify=stratify,
+                criterion_params=criterion_params,
+            )
             if self.verbose:
                 self._print_modalities()
             net.fit(inputs, y)

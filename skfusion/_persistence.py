@@ -165,8 +165,16 @@ def _spec_from_state(spec):
 
 
 def _criterion_class(name):
-    """The torch.nn loss class called ``name``, or None."""
-    cls = getattr(nn, name, None) if isinstance(name, str) else None
+    """The torch.nn loss class, or skfusion survival loss, called ``name``;
+    None for any other name."""
+    from .nn.losses import CoxPHLoss, DiscreteTimeLoss
+
+    if not isinstance(name, str):
+        return None
+    ours = {cls.__name__: cls for cls in (CoxPHLoss, DiscreteTimeLoss)}
+    if name in ours:
+        return ours[name]
+    cls = getattr(nn, name, None)
     if isinstance(cls, type) and issubclass(cls, nn.modules.loss._Loss):
         return cls
     return None

@@ -83,7 +83,10 @@ class RepresentationMixin:
         in every row.
         """
         check_is_fitted(self)
-        inputs = self._predict_inputs(X)
+        return self._run_inputs(self._predict_inputs(X), method)
+
+    def _run_inputs(self, inputs, method):
+        """:meth:`_run_module` on the network's input dict (X converted)."""
         inputs = _mark_absent(inputs, self.modalities_, self._absent())
         net = self.net_
         module = net.module_

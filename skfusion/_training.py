@@ -402,9 +402,11 @@ class EpochProgress(Callback):
             bar.close()
 
 
-def make_net(module, criterion, params, *, seed, stratify):
-    """The skorch net that trains ``module`` as the estimator's params say."""
-    optimizer, extra = params["optimizer"], {}
+def make_net(module, criterion, params, *, seed, stratify, criterion_params=None):
+    """The skorch net that trains ``module`` as the estimator's params say;
+    ``criterion_params`` are passed to the criterion (``criterion__<key>``)."""
+    optimizer = params["optimizer"]
+    extra = {f"criterion__{k}": v for k, v in (criterion_params or {}).items()}
     if optimizer == "sgd":
         extra["optimizer__momentum"] = 0.9  # as sklearn's MLP "sgd" solver
     if isinstance(optimizer, str):
@@ -518,9 +520,14 @@ def check_workers(n_jobs):
 
 
 def row_weights(sample_weight, n, extra=None):
-    """Combine sample_weight and class weights per row, rescaled to mean 1.
+    """Combine sample_weight and class weights, rescaled to mean 1.
 
-    Returns None when neither is given (an unweighted loss).
+    ``extra`` holds the class weights per row, shape (n,), or per row and
+    output, shape (n, k) (a multilabel y: each label's class weight); a
+    row's sample weight multiplies all of its outputs. The result has the
+    shape of ``extra`` ((n,) without it) and mean 1 over all its entries,
+    which is what :meth:`WeightedNet.get_loss` averages over. Returns None
+    when neither is given (an unweighted loss).
     """
     if sample_weight is None and extra is None:
         return None
@@ -536,7 +543,7 @@ def row_weights(sample_weight, n, extra=None):
             )
         if not np.isfinite(sw).all() or (sw < 0).any():
             raise ValueError("sample_weight must be finite and non-negative.")
-        w = w * sw
+        w = w * sw.reshape((n,) + (1,) * (w.ndim - 1))
     if w.sum() <= 0:
         raise ValueError("sample_weight sums to zero; at least one row needs weight.")
-    return w * (n / w.sum())
+    return w * (w.size / w.sum())

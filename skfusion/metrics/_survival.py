@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .._validation import describe_row
+from .._validation import describe_row, plain
 
 __all__ = ["check_survival_y", "concordance_index", "survival_array"]
 
@@ -75,7 +75,7 @@ def _as_event(values, index, what):
         row = int(bad[0]) if len(bad) else 0
         raise ValueError(
             f"The {what} of y must be bool or 0/1; {describe_row(row, index)} "
-            f"holds {values[row]!r}. {_FORMS}"
+            f"holds {plain(values[row])!r}. {_FORMS}"
         )
     return values.astype(bool)
 
@@ -106,12 +106,18 @@ def _structured(y):
 
 def _two_columns(y):
     """(event, time) from a 2-column array or DataFrame ``(time, event)``."""
-    index = y.index if isinstance(y, pd.DataFrame) else None
-    names = [str(c).lower() for c in y.columns] if index is not None else None
-    values = np.asarray(y)
-    if values.dtype.kind not in "biuf":
-        raise ValueError(f"A 2-column survival y must be numeric; got {values.dtype}.")
-    time, event = values[:, 0], values[:, 1]
+    if isinstance(y, pd.DataFrame):
+        index, names = y.index, [str(c).lower() for c in y.columns]
+        time, event = y.iloc[:, 0].to_numpy(), y.iloc[:, 1].to_numpy()
+    else:
+        index, names = None, None
+        time, event = y[:, 0], y[:, 1]
+    for values in (time, event):
+        if values.dtype.kind not in "biuf":
+            raise ValueError(
+                f"A 2-column survival y (time, event) must be numeric or bool; "
+                f"got dtype {values.dtype}."
+            )
     looks_swapped = (_is_binary(time) and not _is_binary(event)) or (
         names is not None and names[0].startswith(("event", "status", "dead"))
     )
@@ -171,7 +177,7 @@ def check_survival_y(y, *, estimator_name="CrossModalSurvival"):
     if len(bad):
         row = int(bad[0])
         raise ValueError(
-            f"The time of y is {time[row]!r} in {describe_row(row, index)} "
+            f"The time of y is {float(time[row])!r} in {describe_row(row, index)} "
             f"({len(bad)} row(s) in all): times must be finite and >= 0 (the "
             "follow-up time to the event or to censoring). Drop or correct "
             "those rows."

@@ -142,22 +142,32 @@ class DiscreteTimeLoss(nn.Module):
     reduction : str, default="none"
         Accepted for skorch's ``criterion__reduction``; one loss per row is
         returned.
+    offset : array-like of shape (K,) or None, default=None
+        Added to the logits: the logits of the training set's hazards, so
+        that an untrained network (outputs near 0) starts from the
+        population's hazards instead of ``h = 1/2`` in every interval. The
+        estimator adds the same offset when it predicts.
     """
 
     weighs_rows = False
 
-    def __init__(self, reduction="none"):
+    def __init__(self, reduction="none", offset=None):
         super().__init__()
         self.reduction = reduction
+        offset = torch.zeros(0) if offset is None else torch.as_tensor(offset)
+        self.register_buffer("offset", offset.float().reshape(-1))
 
     def forward(self, logits, target):
         """``logits`` (n, K); ``target`` (n, 2): interval index, event."""
         interval = target[:, 0].long()
         event = target[:, 1].float()
+        logits = logits.float()
+        if self.offset.numel():
+            logits = logits + self.offset
         steps = torch.arange(logits.shape[1], device=logits.device)
         at = (steps[None, :] == interval[:, None]).float()
         seen = (steps[None, :] <= interval[:, None]).float()
         bce = F.binary_cross_entropy_with_logits(
-            logits.float(), at * event[:, None], reduction="none"
+            logits, at * event[:, None], reduction="none"
         )
         return (bce * seen).sum(dim=1)
