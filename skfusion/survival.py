@@ -82,6 +82,13 @@ def _time_bins(time, event, n_time_bins):
     return np.unique(np.quantile(time[event], quantiles, method="inverted_cdf"))
 
 
+def _numeric_view(y):
+    """y with a structured array as float columns, for the checks of X."""
+    if isinstance(y, np.ndarray) and y.dtype.names is not None:
+        return np.column_stack([y[name].astype(np.float64) for name in y.dtype.names])
+    return y
+
+
 def _hazard_logits(interval, event, n_intervals, weight):
     """Logits of the training set's hazard per interval (events in it over
     rows at risk at its start, as the loss counts them), clipped to
@@ -340,8 +347,10 @@ validation_loss_curve_, n_features_in_, feature_names_in_
         -------
         self : CrossModalSurvival
         """
+        # X is checked first, with y as plain numbers (scikit-learn's errors
+        # for X come before the survival target's)
+        inputs, _ = self._validate_fit(X, _numeric_view(y))
         event, time = check_survival_y(y, estimator_name=type(self).__name__)
-        inputs, _ = self._validate_fit(X, np.column_stack([time, event]))
         weights = row_weights(sample_weight, len(time))
         if self.loss == "cox":
             # the rank of the time: exact ties and order, whatever the scale
