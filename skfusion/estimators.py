@@ -11,7 +11,8 @@ two share is in :mod:`skfusion._base`; each owns its target here.
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import log_softmax
+import scipy.sparse as sp
+from scipy.special import log_expit, log_softmax
 from sklearn.base import ClassifierMixin, RegressorMixin, _fit_context
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.class_weight import compute_class_weight
@@ -20,6 +21,7 @@ from sklearn.utils.validation import check_array, column_or_1d
 from torch import nn
 
 from ._base import _BaseCrossModal
+from ._multilabel import check_labels, label_names, label_weights
 from ._training import row_weights
 from ._validation import check_label_types, plain
 
@@ -36,6 +38,11 @@ class CrossModalClassifier(ClassifierMixin, _BaseCrossModal):
     CNN for images, a learnt token embedding for token ids), the embeddings
     are fused, and a head predicts the classes. Training runs through
     skorch, on CPU or GPU.
+
+    y is binary or multiclass (one label per row: a softmax over the
+    classes, cross-entropy loss) or multilabel (a 0/1 indicator matrix, one
+    column per label: a sigmoid per label, binary cross-entropy per label,
+    as scikit-learn's ``MLPClassifier``).
 
     Parameters
     ----------
@@ -129,14 +136,21 @@ class CrossModalClassifier(ClassifierMixin, _BaseCrossModal):
     max_epochs : int, default=10
         Number of passes over the training data (fewer with early stopping).
     early_stopping : bool, default=False
-        Hold out ``validation_fraction`` of the rows (stratified) and stop when
-        the validation loss has not improved by ``tol`` (relative) for
-        ``n_iter_no_change`` epochs; the best weights are restored.
+        Hold out ``validation_fraction`` of the rows (stratified; a random
+        split for a multilabel y) and stop when the validation loss has not
+        improved by ``tol`` (relative) for ``n_iter_no_change`` epochs; the
+        best weights are restored.
     validation_fraction : float, default=0.1
     n_iter_no_change : int, default=5
     tol : float, default=1e-4
-    class_weight : dict, "balanced" or None, default=None
-        Weights of the classes in the loss, as in scikit-learn.
+    class_weight : dict, list of dict, "balanced" or None, default=None
+        Weights of the classes in the loss, as in scikit-learn: ``{class:
+        weight}`` or "balanced" (``n_samples / (n_classes * count)``). For a
+        multilabel y, "balanced" weighs each label on its own (the
+        positives of label ``l`` by ``n / (2 * n_pos_l)``, its negatives by
+        ``n / (2 * n_neg_l)``), and a list of one dict per label,
+        ``[{0: w0, 1: w1}, ...]``, gives each label's weights (one dict
+        raises an error).
     device : {"cpu", "cuda", "auto"} or str, default="cpu"
         Torch device. "auto" uses CUDA when available; "cuda" without CUDA
         falls back to the CPU with a warning. A model fitted on a GPU
@@ -181,7 +195,11 @@ class CrossModalClassifier(ClassifierMixin, _BaseCrossModal):
 
     Attributes
     ----------
-    classes_ : ndarray of shape (n_classes,)
+    classes_ : ndarray of shape (n_classes,) or (n_labels,)
+        The class labels; for a multilabel y, ``np.arange(n_labels)`` (the
+        column positions of y, as ``unique_labels`` and ``MLPClassifier``).
+    n_outputs_ : int
+        Number of labels (multilabel y only).
     modalities_ : dict of str to ModalitySpec
         The modalities found in fit (:class:`~skfusion.ModalitySpec`): kind,
         row shape, columns.
@@ -207,9 +225,15 @@ class CrossModalClassifier(ClassifierMixin, _BaseCrossModal):
 
     Notes
     -----
-    ``sample_weight`` and ``class_weight`` multiply each row's loss; the
-    combined weights are rescaled to mean 1 over the training rows, so the
-    learning rate keeps its meaning.
+    ``sample_weight`` and ``class_weight`` multiply each row's loss (for a
+    multilabel y, ``class_weight`` weighs each label's term of a row); the
+    combined weights are rescaled to mean 1 over the training rows (and
+    labels), so the learning rate keeps its meaning.
+
+    A multilabel y needs both values in every label: a column that is 0 (or
+    1) in every row raises an error naming it. ``predict_proba`` gives each
+    label's probability, ``predict`` a 0/1 int matrix (threshold 0.5), and
+    ``score`` the subset accuracy, as in scikit-learn.
 
     Persistence: pickle, joblib, ``copy.deepcopy`` and ``skops.io`` save a
     fitted estimator as plain data (the network's weights and statistics as
@@ -238,9 +262,10 @@ class CrossModalClassifier(ClassifierMixin, _BaseCrossModal):
 
     _parameter_constraints: dict = {
         **_BaseCrossModal._parameter_constraints,
-        "class_weight": [dict, StrOptions({"balanced"}), None],
+        "class_weight": [dict, list, StrOptions({"balanced"}), None],
     }
-    _y_validation = {"multi_output": False, "y_numeric": False}
+    # a 2-D y passes validate_data; _check_y keeps it only if multilabel
+    _y_validation = {"multi_output": True, "y_numeric": False}
 
     @staticmethod
     def _auto_wide_lr(n_samples):
@@ -322,9 +347,23 @@ class CrossModalClassifier(ClassifierMixin, _BaseCrossModal):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.classifier_tags.multi_class = True
+        tags.classifier_tags.multi_label = True
         return tags
 
     def _check_y(self, y):
+        if sp.issparse(y):
+            y = y.toarray()
+        if np.ndim(y) == 2 and np.shape(y)[1] > 1:
+            y = check_array(y, ensure_2d=False, dtype=None, input_name="y")
+            target = type_of_target(y, input_name="y")
+            if target != "multilabel-indicator":
+                raise ValueError(
+                    f"A 2-D y must be a multilabel indicator matrix (0/1 or "
+                    f"True/False, one column per label); got {target!r} "
+                    "targets. Pass one column of class labels for a binary or "
+                    "multiclass task."
+                )
+            return y
         y = column_or_1d(y, warn=True)
         check_label_types(y)
         check_classification_targets(y)
@@ -338,8 +377,10 @@ class CrossModalClassifier(ClassifierMixin, _BaseCrossModal):
         ----------
         X : DataFrame, array-like of shape (n_samples, n_features) or dict
             Numeric features grouped into modalities (see the class notes).
-        y : array-like of shape (n_samples,)
-            Class labels (numbers or strings).
+        y : array-like of shape (n_samples,) or (n_samples, n_labels)
+            Class labels (numbers or strings), or a multilabel indicator
+            matrix (0/1 or booleans, an array or a DataFrame), one column per
+            label, each with both values.
         sample_weight : array-like of shape (n_samples,), default=None
             Per-row weights of the loss.
 
@@ -347,12 +388,16 @@ class CrossModalClassifier(ClassifierMixin, _BaseCrossModal):
         -------
         self : CrossModalClassifier
         """
+        names = label_names(y)
         inputs, y = self._validate_fit(X, y)
         target = type_of_target(y, input_name="y")
+        self._multilabel = target == "multilabel-indicator"
+        if self._multilabel:
+            return self._fit_multilabel(inputs, y, sample_weight, names)
         if target not in ("binary", "multiclass"):
             raise ValueError(
-                f"CrossModalClassifier supports binary and multiclass y; got "
-                f"{target!r} targets."
+                f"CrossModalClassifier supports binary, multiclass and "
+                f"multilabel-indicator y; got {target!r} targets."
             )
         self.classes_, y_encoded = np.unique(y, return_inverse=True)
         if len(self.classes_) < 2:
@@ -361,6 +406,12 @@ class CrossModalClassifier(ClassifierMixin, _BaseCrossModal):
                 f"one class: {plain(self.classes_[0])!r}."
             )
         extra = None
+        if isinstance(self.class_weight, list):
+            raise ValueError(
+                "class_weight as a list (one dict per label) is for a "
+                "multilabel y; for binary or multiclass y pass 'balanced' or "
+                "one dict {class: weight}."
+            )
         if self.class_weight is not None:
             per_class = compute_class_weight(
                 self.class_weight, classes=self.classes_, y=y
@@ -376,8 +427,28 @@ class CrossModalClassifier(ClassifierMixin, _BaseCrossModal):
             stratify=True,
         )
 
+    def _fit_multilabel(self, inputs, Y, sample_weight, names):
+        """One sigmoid output per label, binary cross-entropy per label."""
+        Y = Y.astype(np.int64)  # 0/1 from booleans or floats; a copy
+        check_labels(Y, names)
+        self.classes_ = np.arange(Y.shape[1])  # unique_labels(Y), as MLPClassifier
+        self.n_outputs_ = Y.shape[1]
+        extra = None
+        if self.class_weight is not None:
+            extra = label_weights(self.class_weight, Y, names)
+        weights = row_weights(sample_weight, len(Y), extra)
+        # skorch's stratified split needs a 1-D y: a plain random split here
+        return self._fit_network(
+            inputs,
+            Y.astype(np.float32),
+            self.n_outputs_,
+            nn.BCEWithLogitsLoss,
+            weights,
+            stratify=False,
+        )
+
     def predict_proba(self, X):
-        """Class probabilities, columns in the order of ``classes_``.
+        """Class probabilities, or each label's probability (multilabel).
 
         Parameters
         ----------
@@ -386,16 +457,22 @@ class CrossModalClassifier(ClassifierMixin, _BaseCrossModal):
 
         Returns
         -------
-        proba : ndarray of shape (n_samples, n_classes)
+        proba : ndarray of shape (n_samples, n_classes) or (n_samples, n_labels)
+            Columns in the order of ``classes_``; rows sum to 1. For a
+            multilabel y, column ``l`` is the probability that label ``l``
+            is 1 (a sigmoid per label: rows need not sum to 1).
         """
         return np.exp(self.predict_log_proba(X))
 
     def predict_log_proba(self, X):
         """Logarithm of :meth:`predict_proba`."""
-        return log_softmax(self._forward(X), axis=1)
+        scores = self._forward(X)
+        if getattr(self, "_multilabel", False):
+            return log_expit(scores)
+        return log_softmax(scores, axis=1)
 
     def predict(self, X):
-        """Predicted class labels, taken from ``classes_``.
+        """Predicted class labels, or a 0/1 matrix of labels (multilabel).
 
         Parameters
         ----------
@@ -403,8 +480,12 @@ class CrossModalClassifier(ClassifierMixin, _BaseCrossModal):
 
         Returns
         -------
-        y : ndarray of shape (n_samples,)
+        y : ndarray of shape (n_samples,) or (n_samples, n_labels)
+            Labels taken from ``classes_``; for a multilabel y, an int
+            matrix with 1 where the label's probability is above 0.5.
         """
+        if getattr(self, "_multilabel", False):
+            return (self.predict_proba(X) > 0.5).astype(np.int64)
         scores = self._forward(X)
         return self.classes_[np.argmax(scores, axis=1)]
 

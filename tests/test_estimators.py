@@ -436,6 +436,45 @@ def test_regressor_single_and_multi_output():
     assert reg.score(X, Y) > 0.9
 
 
+def test_regressor_learns_each_output_from_its_own_modality():
+    """Output 0 depends on "tab" only, output 1 on "lab" only (on another
+    scale), output 2 is constant: each is standardised on its own."""
+    rng = np.random.default_rng(0)
+    n = 300
+    X = {"tab": rng.normal(size=(n, 3)), "lab": rng.normal(size=(n, 3))}
+    Y = np.column_stack(
+        [
+            50 + 10 * X["tab"][:, 0],
+            -0.03 * X["lab"][:, 0] + 0.003 * rng.normal(size=n),
+            np.full(n, 7.0),
+        ]
+    )
+    kept = Y.copy()
+    train, test = slice(0, 200), slice(200, None)
+    reg = CrossModalRegressor(**{**FAST, "max_epochs": 20}).fit(
+        {k: v[train] for k, v in X.items()}, Y[train]
+    )
+    np.testing.assert_array_equal(Y, kept)  # the caller's y is untouched
+    X_test = {k: v[test] for k, v in X.items()}
+    pred = reg.predict(X_test)
+    assert pred.shape == (100, 3) and reg.n_outputs_ == 3
+    for j, source in ((0, "tab"), (1, "lab")):
+        other = "lab" if source == "tab" else "tab"
+        r_own = np.corrcoef(pred[:, j], X_test[source][:, 0])[0, 1]
+        r_other = np.corrcoef(pred[:, j], X_test[other][:, 0])[0, 1]
+        assert abs(r_own) > 0.95 and abs(r_other) < 0.2, (j, r_own, r_other)
+        residual = pred[:, j] - Y[test, j]
+        assert 1 - residual.var() / Y[test, j].var() > 0.85
+    # the constant output: no division by a zero scale, predicted near 7
+    assert np.isfinite(pred).all()
+    assert np.abs(pred[:, 2] - 7.0).max() < 0.3
+    # a column-vector y gives column-vector predictions; 1-D stays 1-D
+    column = CrossModalRegressor(**{**FAST, "max_epochs": 2}).fit(X, Y[:, :1])
+    assert column.predict(X).shape == (n, 1) and column.n_outputs_ == 1
+    flat = CrossModalRegressor(**{**FAST, "max_epochs": 2}).fit(X, Y[:, 0])
+    assert flat.predict(X).shape == (n,)
+
+
 def test_fusion_uses_both_modalities(two_modality_frame):
     X, y = two_modality_frame
     params = {**FAST, "max_epochs": 30}

@@ -187,7 +187,16 @@ CHECKS = {
         and ns["clf"].modalities_["xray"].shape == (1, 8, 8)
     ),
     'sio.dump(model, "model.skops")': None,  # test_skops_list_is_exact
+    "CrossModalSurvival(random_state=0)": lambda ns, out: (
+        0.5 < _c_index(out) <= 1.0
+        and 0.0 <= ns["curves"][0](365.0) <= 1.0
+        and ns["curves"][0](0.0) == 1.0
+    ),
 }
+
+
+def _c_index(out):
+    return float(re.search(r"C-index on held-out rows: ([0-9.]+)", out).group(1))
 
 
 def _check_for(source):

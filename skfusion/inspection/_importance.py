@@ -14,7 +14,7 @@ from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import check_scoring
+from sklearn.metrics import check_scoring, make_scorer, roc_auc_score
 from sklearn.pipeline import Pipeline
 from sklearn.utils import Bunch, check_random_state
 from sklearn.utils.validation import check_is_fitted
@@ -28,20 +28,71 @@ __all__ = ["modality_availability", "modality_importance", "modality_weights"]
 _STRATEGIES = ("permute", "mask")
 
 
+class _LabelAveragedAUC:
+    """Scorer: ROC AUC of ``predict_proba``, ``average`` over the labels of
+    a multilabel y (2-D). scikit-learn's scorers read the task from
+    ``classes_``, and a multilabel ``classes_`` of two labels, ``[0, 1]``,
+    looks binary to them (a 2-label MLPClassifier fails the same way), so
+    a 2-D y is scored here directly; a 1-D y goes to scikit-learn's scorer
+    (binary: the ROC AUC; multiclass: one-vs-rest)."""
+
+    def __init__(self, average):
+        self.average = average
+
+    def __call__(self, estimator, X, y, sample_weight=None):
+        if np.ndim(y) == 2:
+            proba = estimator.predict_proba(X)
+            return roc_auc_score(
+                y, proba, average=self.average, sample_weight=sample_weight
+            )
+        scorer = make_scorer(
+            roc_auc_score,
+            response_method="predict_proba",
+            average=self.average,
+            multi_class="ovr",
+        )
+        return scorer(estimator, X, y, sample_weight=sample_weight)
+
+
+#: Scorer names that scikit-learn lacks, for a multilabel y: ROC AUC of
+#: ``predict_proba``, micro or macro averaged over the labels.
+MULTILABEL_SCORERS = {
+    f"roc_auc_{average}": _LabelAveragedAUC(average) for average in ("micro", "macro")
+}
+
+
+def _extra(name):
+    """The scorer of a :data:`MULTILABEL_SCORERS` name, or ``name`` itself."""
+    if isinstance(name, str):
+        return MULTILABEL_SCORERS.get(name, name)
+    return name
+
+
+def check_scorer(estimator, scoring):
+    """``check_scoring`` that also knows the :data:`MULTILABEL_SCORERS` names,
+    alone or in a list, tuple, set or dict of metrics."""
+    if isinstance(scoring, list | tuple | set):
+        scoring = {name: _extra(name) for name in scoring}
+    elif isinstance(scoring, dict):
+        scoring = {key: _extra(value) for key, value in scoring.items()}
+    return check_scoring(estimator, scoring=_extra(scoring))
+
+
 def fitted_cross_modal(estimator, caller_name):
-    """The fitted CrossModalClassifier / CrossModalRegressor in ``estimator``
-    (itself, or the last step of a Pipeline); errors name ``caller_name``."""
-    from ..estimators import CrossModalClassifier, CrossModalRegressor
+    """The fitted CrossModalClassifier / CrossModalRegressor /
+    CrossModalSurvival in ``estimator`` (itself, or the last step of a
+    Pipeline); errors name ``caller_name``."""
+    from .._base import _BaseCrossModal
 
     final = estimator[-1] if isinstance(estimator, Pipeline) else estimator
-    if not isinstance(final, CrossModalClassifier | CrossModalRegressor):
+    if not isinstance(final, _BaseCrossModal):
         got = type(estimator).__name__
         if isinstance(estimator, Pipeline):
             got += f" ending in {type(final).__name__}"
         raise TypeError(
-            f"{caller_name} expects a fitted CrossModalClassifier or "
-            f"CrossModalRegressor, or a Pipeline whose last step is one; "
-            f"got {got}."
+            f"{caller_name} expects a fitted CrossModalClassifier, "
+            f"CrossModalRegressor or CrossModalSurvival, or a Pipeline whose "
+            f"last step is one; got {got}."
         )
     check_is_fitted(final, "net_")
     return final
@@ -120,11 +171,15 @@ def modality_importance(
     X : DataFrame, array-like or dict
         Data the estimator (or the Pipeline) accepts; usually held-out rows.
         Never modified.
-    y : array-like of shape (n_samples,)
-        Targets.
+    y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        Targets (a multilabel indicator matrix for a multilabel classifier).
     scoring : str, callable, list, tuple, dict or None, default=None
-        As in scikit-learn: None uses the estimator's ``score`` (accuracy or
-        R²). Several metrics give a dict of results, one per metric.
+        As in scikit-learn: None uses the estimator's ``score`` (accuracy,
+        subset accuracy for a multilabel y, or R²). Several metrics give a
+        dict of results, one per metric. Beside scikit-learn's scorer names
+        (``"roc_auc"`` is the macro average over the labels of a multilabel
+        y), ``"roc_auc_micro"`` and ``"roc_auc_macro"`` are the ROC AUC of
+        ``predict_proba`` micro or macro averaged over the labels.
     n_repeats : int, default=5
         Permutations per modality (``strategy="permute"``); ignored by
         ``"mask"``, which is deterministic.
@@ -193,7 +248,7 @@ def modality_importance(
     started = time.perf_counter()
     transform, final = _unwrap(estimator, "modality_importance")
     Xt = transform(X)
-    scorer = check_scoring(final, scoring=scoring)
+    scorer = check_scorer(final, scoring)
     kwargs = {} if sample_weight is None else {"sample_weight": sample_weight}
 
     def score(data, model=final):

@@ -293,3 +293,87 @@ def test_availability_report_of_a_pipeline(clinical):
     assert report.loc["all rows", "roc_auc"] == pytest.approx(
         roc_auc_score(y, proba[:, 1])
     )
+
+
+# ------------------------------------------------------------- multilabel
+@pytest.fixture(scope="module")
+def three_labels():
+    """Label 0 depends on modality "a", 1 on "b", 2 on "c"; "d" is noise."""
+    rng = np.random.RandomState(0)
+    X = {name: rng.randn(300, 3) for name in ("a", "b", "c", "d")}
+    Y = (np.column_stack([X[name][:, 0] for name in "abc"]) > 0).astype(int)
+    clf = CrossModalClassifier(**{**SMALL, "max_epochs": 20, "lr": 1e-2})
+    return X, Y, clf.fit(X, Y)
+
+
+@pytest.mark.parametrize("average", ["micro", "macro"])
+def test_multilabel_roc_auc_scorers(three_labels, average):
+    X, Y, clf = three_labels
+    result = modality_importance(
+        clf, X, Y, scoring=f"roc_auc_{average}", n_repeats=3, random_state=0
+    )
+    proba = clf.predict_proba(X)
+    assert result.scoring == f"roc_auc_{average}"
+    assert result.baseline_score == pytest.approx(
+        roc_auc_score(Y, proba, average=average)
+    )
+    assert result.baseline_score > 0.95
+    drops = result.importances_mean
+    # shuffling "a" leaves labels 1 and 2 intact: about a third of the AUC
+    # above 0.5 goes
+    assert ((drops[:3] > 0.08) & (drops[:3] < 0.3)).all(), drops
+    assert abs(drops[3]) < 0.02
+
+
+def test_multilabel_scorers_in_a_list_and_beside_sklearn_names(
+    three_labels, one_signal
+):
+    X, Y, clf = three_labels
+    results = modality_importance(
+        clf,
+        X,
+        Y,
+        scoring=["roc_auc_micro", "roc_auc_macro", "roc_auc"],
+        n_repeats=2,
+        random_state=0,
+    )
+    assert list(results) == ["roc_auc_micro", "roc_auc_macro", "roc_auc"]
+    # sklearn's "roc_auc" is the macro average over the labels
+    np.testing.assert_allclose(
+        results["roc_auc"].importances, results["roc_auc_macro"].importances
+    )
+    assert results["roc_auc_micro"].baseline_score != pytest.approx(
+        results["roc_auc_macro"].baseline_score, abs=1e-6
+    )
+    # the default scoring is the subset accuracy of a multilabel classifier
+    default = modality_importance(clf, X, Y, n_repeats=1, random_state=0)
+    assert default.baseline_score == pytest.approx(
+        np.mean((clf.predict(X) == Y).all(axis=1))
+    )
+    # for a binary y, both names are the ROC AUC
+    Xb, yb, binary = one_signal
+    as_dict = modality_importance(
+        binary, Xb, yb, scoring={"m": "roc_auc_micro"}, n_repeats=1, random_state=0
+    )
+    reference = modality_importance(
+        binary, Xb, yb, scoring="roc_auc", n_repeats=1, random_state=0
+    )
+    assert as_dict["m"].baseline_score == pytest.approx(reference.baseline_score)
+    np.testing.assert_allclose(as_dict["m"].importances, reference.importances)
+
+
+def test_multilabel_scorers_with_two_labels(three_labels):
+    # classes_ [0, 1] of two labels looks binary to scikit-learn's scorers
+    # (its "roc_auc" fails there, for MLPClassifier too): these names work
+    X, Y, _ = three_labels
+    Y = Y[:, :2]
+    clf = CrossModalClassifier(**{**SMALL, "max_epochs": 20, "lr": 1e-2}).fit(X, Y)
+    result = modality_importance(
+        clf, X, Y, scoring="roc_auc_micro", n_repeats=2, random_state=0
+    )
+    assert result.baseline_score == pytest.approx(
+        roc_auc_score(Y, clf.predict_proba(X), average="micro")
+    )
+    a, b, c, d = result.importances_mean
+    assert a > 0.15 and b > 0.15, (a, b)
+    assert abs(c) < 0.02 and abs(d) < 0.02, (c, d)

@@ -1,10 +1,13 @@
 """availability_report: metrics per group of rows with the same modalities."""
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
 from sklearn.metrics import (
     balanced_accuracy_score,
+    brier_score_loss,
     f1_score,
     recall_score,
     roc_auc_score,
@@ -140,3 +143,100 @@ def test_input_errors(binary):
         availability_report(y[:10], proba, present)
     with pytest.raises(ValueError, match="availability must be 2-D"):
         availability_report(y, proba, np.ones(400))
+
+
+# ------------------------------------------------------------- multilabel
+@pytest.fixture
+def multilabel():
+    rng = np.random.RandomState(0)
+    n = 300
+    Y = (rng.rand(n, 3) < [0.2, 0.5, 0.7]).astype(int)
+    proba = np.clip(0.3 + 0.4 * Y + 0.3 * rng.randn(n, 3), 0.001, 0.999)
+    present = pd.DataFrame({"tab": np.ones(n, bool), "xray": rng.rand(n) > 0.4})
+    return Y, proba, present
+
+
+def test_multilabel_defaults_score_each_group_as_sklearn(multilabel):
+    Y, proba, present = multilabel
+    frame = pd.DataFrame(Y.astype(bool), columns=["fever", "cough", "rash"])
+    report = availability_report(frame, proba, present)
+    assert list(report.columns) == [
+        "n_rows",
+        "share",
+        "prevalence",
+        "roc_auc_micro",
+        "roc_auc_macro",
+    ]
+    assert list(report.index) == ["all rows", "tab + xray", "tab"]
+    for name, rows in [
+        ("all rows", np.ones(len(Y), bool)),
+        ("tab + xray", present["xray"].to_numpy()),
+        ("tab", ~present["xray"].to_numpy()),
+    ]:
+        row = report.loc[name]
+        assert row["n_rows"] == rows.sum()
+        assert row["prevalence"] == pytest.approx(Y[rows].mean())
+        for average in ("micro", "macro"):
+            assert row[f"roc_auc_{average}"] == pytest.approx(
+                roc_auc_score(Y[rows], proba[rows], average=average)
+            )
+    assert 0.8 < report.loc["all rows", "roc_auc_macro"] < 0.95
+
+
+def test_multilabel_macro_auc_is_nan_where_a_label_has_one_class(multilabel):
+    Y, proba, present = multilabel
+    Y = Y.copy()
+    xray = present["xray"].to_numpy()
+    Y[~xray, 0] = 0  # label 0 never occurs in the rows without an x-ray
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no UndefinedMetricWarning leaks
+        report = availability_report(Y, proba, present)
+    assert np.isnan(report.loc["tab", "roc_auc_macro"])
+    assert report.loc["tab", "roc_auc_micro"] == pytest.approx(
+        roc_auc_score(Y[~xray], proba[~xray], average="micro")
+    )
+    assert not np.isnan(report.loc["tab + xray", "roc_auc_macro"])
+
+
+def test_metrics_replace_the_defaults(binary, multilabel):
+    y, proba, present = binary
+    labels = np.array(["sick", "well"])  # columns of proba; positive: "well"
+    report = availability_report(
+        y,
+        proba,
+        present,
+        labels=labels,
+        metrics={"brier": lambda t, s: brier_score_loss(t == "well", s)},
+    )
+    assert list(report.columns) == ["n_rows", "share", "brier"]
+    rows = (present.all(axis=1)).to_numpy()
+    # a binary task's metric gets the probability of labels[1]
+    assert report.loc["tab + note + xray", "brier"] == pytest.approx(
+        brier_score_loss(y[rows] == "well", proba[rows, 1])
+    )
+    Y, P, present = multilabel
+    first = availability_report(
+        Y, P, present, metrics={"auc_0": lambda t, s: roc_auc_score(t[:, 0], s[:, 0])}
+    )
+    assert first.loc["all rows", "auc_0"] == pytest.approx(
+        roc_auc_score(Y[:, 0], P[:, 0])
+    )
+
+
+def test_multilabel_input_errors(binary, multilabel):
+    Y, proba, present = multilabel
+    with pytest.raises(ValueError, match=r"shape \(300, 2\) but the multilabel"):
+        availability_report(Y, proba[:, :2], present)
+    with pytest.raises(ValueError, match="y_pred and labels are for binary"):
+        availability_report(Y, proba, present, y_pred=Y)
+    with pytest.raises(ValueError, match="y_pred and labels are for binary"):
+        availability_report(Y, proba, present, labels=[0, 1, 2])
+    with pytest.raises(ValueError, match="'multiclass-multioutput' targets"):
+        availability_report(Y + Y[:, :1], proba, present)
+    with pytest.raises(ValueError, match=r"'multilabel-indicator' .* values \[-1, 1\]"):
+        availability_report(2 * Y - 1, proba, present)
+    y, proba, present = binary
+    with pytest.raises(ValueError, match="y_pred is used by the default metrics"):
+        availability_report(
+            y, proba, present, y_pred=y, metrics={"n": lambda t, s: len(t)}
+        )
