@@ -364,3 +364,28 @@ def test_clone_keeps_the_survival_parameters():
     again = clone(model)
     assert again.get_params()["n_time_bins"] == 7
     assert again.loss == "discrete"
+
+
+def test_availability_report_gives_the_concordance_per_pattern(data):
+    from skfusion.metrics import availability_report
+
+    X, y, _ = data
+    rng = np.random.default_rng(0)
+    no_scan = rng.random(len(y)) < 0.3
+    masked = {"tab": X["tab"], "img": X["img"], "img__missing": no_scan}
+    model = CrossModalSurvival(**FAST).fit(masked, y)
+    risk = model.predict(masked)
+    availability = pd.DataFrame({"tab": True, "img": ~no_scan})
+    report = availability_report(y, risk, availability)
+    assert list(report.index) == ["all rows", "tab + img", "tab"]
+    assert report.loc["all rows", "c_index"] == pytest.approx(
+        concordance_index(y, risk)
+    )
+    assert report.loc["tab", "c_index"] == pytest.approx(
+        concordance_index(y[no_scan], risk[no_scan])
+    )
+    # without the scan, the rows lose the image's part of the hazard
+    assert report.loc["tab", "c_index"] < report.loc["tab + img", "c_index"] - 0.03
+    assert report.loc["all rows", "events"] == pytest.approx(y["event"].mean())
+    with pytest.raises(ValueError, match="risk score of each row"):
+        availability_report(y, np.column_stack([risk, risk]), availability)

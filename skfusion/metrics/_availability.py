@@ -4,7 +4,7 @@
 modalities with a dict of metrics ``name -> metric(y_true, y_score)``; the
 default dict comes from :func:`_default_metrics`, the one place that picks
 the metrics for a kind of target (binary or multiclass labels, a multilabel
-indicator matrix).
+indicator matrix, a survival target).
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ from sklearn.metrics import (
 )
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_array, check_consistent_length, column_or_1d
+
+from ._survival import check_survival_y, concordance_index
 
 __all__ = ["availability_report"]
 
@@ -45,12 +47,17 @@ def availability_report(
     ----------
     y_true : array-like of shape (n_samples,) or (n_samples, n_labels)
         True labels, or a multilabel indicator matrix (0/1, one column per
-        label).
+        label), or a survival target as a structured array (a bool event
+        field and a float time field, :func:`skfusion.metrics.survival_array`).
     y_score : array-like of shape (n_samples, n_classes) or (n_samples,)
         ``predict_proba`` output (columns in the order of ``labels``), or for
         a binary task the probability of the positive class (``labels[1]``).
         For a multilabel ``y_true``: ``predict_proba``'s probability of
-        each label, shape (n_samples, n_labels).
+        each label, shape (n_samples, n_labels). For a survival ``y_true``:
+        the risk scores of ``CrossModalSurvival.predict``, shape
+        (n_samples,); the default metrics are then the share of rows with
+        an event and Harrell's concordance index (NaN in a group without a
+        comparable pair).
     availability : DataFrame of bool, shape (n_samples, n_modalities)
         True where a row has the modality, e.g.
         :func:`skfusion.inspection.modality_availability`. A 2-D array is
@@ -106,8 +113,11 @@ def availability_report(
     y_true, y_score = _check_targets(y_true, y_score)
     present = _availability(availability)
     check_consistent_length(y_true, y_score, present)
-    if _target_kind(y_true) == "multilabel":
+    kind = _target_kind(y_true)
+    if kind == "multilabel":
         _check_multilabel(y_true, y_score, y_pred, labels)
+    elif kind == "survival":
+        _check_survival(y_score, y_pred, labels)
     else:
         y_score, y_pred, labels = _check_classification(y_true, y_score, y_pred, labels)
     if metrics is None:
@@ -143,8 +153,11 @@ def availability_report(
 
 # ------------------------------------------------------------ the targets
 def _target_kind(y_true):
-    """The kind of target: "multilabel" (a 2-D indicator matrix) or
-    "classification" (binary or multiclass labels)."""
+    """The kind of target: "survival" (a structured array of event and
+    time), "multilabel" (a 2-D indicator matrix) or "classification"
+    (binary or multiclass labels)."""
+    if y_true.dtype.names is not None:
+        return "survival"
     return "multilabel" if y_true.ndim == 2 else "classification"
 
 
@@ -156,6 +169,9 @@ def _check_targets(y_true, y_score):
         raise ValueError(
             f"y_score must be 1-D or 2-D (predict_proba); got shape {y_score.shape}."
         )
+    if isinstance(y_true, np.ndarray) and y_true.dtype.names is not None:
+        check_survival_y(y_true, estimator_name="availability_report")
+        return y_true.reshape(-1), y_score
     if np.ndim(y_true) == 2 and np.shape(y_true)[1] > 1:
         y_true = check_array(y_true, dtype=None, input_name="y_true")
         kind = type_of_target(y_true, input_name="y_true")
@@ -181,6 +197,19 @@ def _check_multilabel(y_true, y_score, y_pred, labels):
             "y_pred and labels are for binary and multiclass y; a multilabel "
             "y_true is scored from y_score (ROC AUC). Pass metrics= for "
             "other metrics."
+        )
+
+
+def _check_survival(y_score, y_pred, labels):
+    if y_score.ndim != 1:
+        raise ValueError(
+            f"For a survival y_true, y_score is the risk score of each row "
+            f"(CrossModalSurvival.predict), 1-D; got shape {y_score.shape}."
+        )
+    if y_pred is not None or labels is not None:
+        raise ValueError(
+            "y_pred and labels are for binary and multiclass y; a survival "
+            "y_true is scored from the risk scores (concordance index)."
         )
 
 
@@ -225,6 +254,8 @@ def _default_metrics(y_true, *, labels=None):
     This is where a kind of target gets its metrics.
     """
     kind = _target_kind(y_true)
+    if kind == "survival":
+        return {"events": _event_share, "c_index": _group_concordance}
     if kind == "multilabel":
         return {
             "prevalence": _prevalence,
@@ -232,6 +263,21 @@ def _default_metrics(y_true, *, labels=None):
             "roc_auc_macro": partial(_label_roc_auc, average="macro"),
         }
     return _classification_metrics(labels)
+
+
+def _event_share(y_true, y_score):
+    return float(y_true["event"].mean()) if len(y_true) else np.nan
+
+
+def _group_concordance(y_true, y_score):
+    """Harrell's C on a group; NaN where it is undefined (no event, or no
+    comparable pair)."""
+    if len(y_true) < 2 or not y_true["event"].any():
+        return np.nan
+    try:
+        return concordance_index(y_true, y_score)
+    except ValueError:  # no comparable pair
+        return np.nan
 
 
 class _OnPredictions:
