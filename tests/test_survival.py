@@ -389,3 +389,46 @@ def test_availability_report_gives_the_concordance_per_pattern(data):
     assert report.loc["all rows", "events"] == pytest.approx(y["event"].mean())
     with pytest.raises(ValueError, match="risk score of each row"):
         availability_report(y, np.column_stack([risk, risk]), availability)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"fusion": "late"},
+        {"fusion": "gated"},
+        {"fusion": "attention"},
+        {"fusion": "low_rank"},
+        {"alignment": "contrastive", "modality_dropout": 0.2},
+    ],
+    ids=["late", "gated", "attention", "low_rank", "alignment+dropout"],
+)
+def test_every_fusion_learns_the_hazard(data, params):
+    X, y, _ = data
+    model = CrossModalSurvival(**FAST, **params).fit(X, y)
+    X_test, y_test, truth = _hazard_data(n=300, seed=2)
+    assert model.score(X_test, y_test) > concordance_index(y_test, truth) - 0.08
+
+
+def test_lazy_images_give_the_same_fit_as_arrays(data, tmp_path):
+    from PIL import Image
+
+    from skfusion.preprocessing import ImageLoader, LazyImages
+
+    X, y, _ = data
+    n = 120
+    pixels = (X["img"][:n, 0] * 255).round().astype(np.uint8)
+    paths = []
+    for i, image in enumerate(pixels):
+        paths.append(str(tmp_path / f"{i}.png"))
+        Image.fromarray(image).save(paths[-1])
+    loader = ImageLoader(size=8)
+    decoded = loader.fit_transform(np.array(paths))[:, :-1].reshape(n, 1, 8, 8)
+    lazy = {"tab": X["tab"][:n], "img": LazyImages(paths, ImageLoader(size=8))}
+    memory = {"tab": X["tab"][:n], "img": decoded}
+    params = dict(FAST, max_epochs=3)
+    from_lazy = CrossModalSurvival(**params).fit(lazy, y[:n])
+    from_memory = CrossModalSurvival(**params).fit(memory, y[:n])
+    assert_array_equal(from_lazy.predict(lazy), from_memory.predict(memory))
+    assert_array_equal(
+        from_lazy.baseline_cumulative_hazard_, from_memory.baseline_cumulative_hazard_
+    )
