@@ -160,12 +160,11 @@ def evaluate(name, X, y, preprocess, modalities, folds, importance):
             seconds.append(time.perf_counter() - start)
             X_test, y_test = X.iloc[test], y[test]
             risk = pipe.predict(X_test)
-            if not np.isfinite(risk).all():  # CoxPH diverges on 80 columns
-                c_index.append(np.nan)
-                ibs.append(np.nan)
-                continue
+            finite = np.isfinite(risk).all()  # CoxPH diverges on 80 columns
             c_index.append(
                 concordance_index_censored(y_test["event"], y_test["time"], risk)[0]
+                if finite
+                else np.nan
             )
             # the censoring distribution is estimated on the training rows:
             # held-out rows beyond their follow-up are left out of the IBS
@@ -175,6 +174,8 @@ def evaluate(name, X, y, preprocess, modalities, folds, importance):
             estimate = np.vstack([fn(times) for fn in surv])
             ibs.append(
                 integrated_brier_score(y[train], y_test[inside], estimate, times)
+                if np.isfinite(estimate).all()
+                else np.nan
             )
             if importance and label.startswith("skfusion cox"):
                 result = modality_importance(
