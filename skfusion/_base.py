@@ -24,6 +24,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from ._input import InputMixin
 from ._names import SAMPLE_WEIGHT_KEY
 from ._persistence import PersistenceMixin
+from ._privacy import privacy_plan
 from ._representation import RepresentationMixin
 from ._spec import describe
 from ._threads import resolve_threads, torch_threads
@@ -81,6 +82,10 @@ class _BaseCrossModal(InputMixin, PersistenceMixin, RepresentationMixin, BaseEst
         "random_state": ["random_state"],
         "verbose": ["verbose"],
         "progress": ["boolean"],
+        "dp_epsilon": [Interval(Real, 0, None, closed="neither"), None],
+        "dp_delta": [Interval(Real, 0, 1, closed="neither"), None],
+        "dp_max_grad_norm": [Interval(Real, 0, None, closed="neither")],
+        "dp_statistics": [StrOptions({"data", "none"})],
     }
 
     def __init__(
@@ -118,6 +123,10 @@ class _BaseCrossModal(InputMixin, PersistenceMixin, RepresentationMixin, BaseEst
         random_state=None,
         verbose=0,
         progress=False,
+        dp_epsilon=None,
+        dp_delta=None,
+        dp_max_grad_norm=1.0,
+        dp_statistics="data",
     ):
         self.modalities = modalities
         self.latent_dim = latent_dim
@@ -151,6 +160,10 @@ class _BaseCrossModal(InputMixin, PersistenceMixin, RepresentationMixin, BaseEst
         self.random_state = random_state
         self.verbose = verbose
         self.progress = progress
+        self.dp_epsilon = dp_epsilon
+        self.dp_delta = dp_delta
+        self.dp_max_grad_norm = dp_max_grad_norm
+        self.dp_statistics = dp_statistics
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -176,6 +189,10 @@ class _BaseCrossModal(InputMixin, PersistenceMixin, RepresentationMixin, BaseEst
             check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
         )
         n = len(y)
+        for name in ("epsilon_", "delta_", "noise_multiplier_"):
+            self.__dict__.pop(name, None)  # from an earlier private fit
+        # DP-SGD (dp_epsilon): refuses what cannot be private, before any work
+        privacy = None if self.dp_epsilon is None else privacy_plan(self, criterion, n)
         self.wide_lr_ = (
             self._auto_wide_lr(n) if self.wide_lr == "auto" else float(self.wide_lr)
         )
@@ -195,6 +212,7 @@ class _BaseCrossModal(InputMixin, PersistenceMixin, RepresentationMixin, BaseEst
                 seed=seed,
                 stratify=stratify,
                 criterion_params=criterion_params,
+                privacy=privacy,
             )
             if self.verbose:
                 self._print_modalities()
@@ -205,6 +223,10 @@ class _BaseCrossModal(InputMixin, PersistenceMixin, RepresentationMixin, BaseEst
         self.loss_curve_ = list(history[:, "train_loss"])
         if self.early_stopping:
             self.validation_loss_curve_ = list(history[:, "valid_loss"])
+        if privacy is not None:
+            self.epsilon_ = net.epsilon()
+            self.delta_ = privacy["dp_delta"]
+            self.noise_multiplier_ = privacy["dp_noise_multiplier"]
         return self
 
     def _print_modalities(self):

@@ -39,6 +39,7 @@ from .exceptions import SkfusionDataWarning
 __all__ = [
     "BatchDataset",
     "EpochBatches",
+    "PoissonBatches",
     "batch_loader",
     "present_blocks",
     "unreadable_rows",
@@ -167,12 +168,43 @@ class EpochBatches(torch.utils.data.Sampler):
             yield slice(start, stop) if order is None else order[start:stop]
 
 
+class PoissonBatches(torch.utils.data.Sampler):
+    """The batches of one epoch of differentially private training: each of
+    ``steps`` batches takes every row independently with probability
+    ``rate`` (Poisson sampling, what the privacy accounting of DP-SGD
+    assumes), drawn on the global torch generator. Batch sizes vary (the
+    expected size is ``rate * n_rows``); a batch may be empty.
+
+    Parameters
+    ----------
+    n_rows : int
+    rate : float
+        Probability that a row is in a batch, in (0, 1].
+    steps : int
+        Batches per epoch.
+    """
+
+    def __init__(self, n_rows, rate, steps):
+        self.n_rows = int(n_rows)
+        self.rate = float(rate)
+        self.steps = int(steps)
+
+    def __len__(self):
+        return self.steps
+
+    def __iter__(self):
+        for _ in range(self.steps):
+            yield torch.nonzero(torch.rand(self.n_rows) < self.rate).flatten()
+
+
 def _as_is(batch):
     """The DataLoader's collate function: a fetched batch is already whole."""
     return batch
 
 
-def batch_loader(dataset, batch_size, shuffle, *, num_workers=0, pin_memory=False):
+def batch_loader(
+    dataset, batch_size, shuffle, *, num_workers=0, pin_memory=False, poisson=None
+):
     """A ``DataLoader`` of whole batches over a :class:`BatchDataset` (or a
     ``torch.utils.data.Subset`` of one, as skorch's ``ValidSplit`` makes);
     None for any other dataset.
@@ -182,6 +214,9 @@ def batch_loader(dataset, batch_size, shuffle, *, num_workers=0, pin_memory=Fals
     is already on the GPU (``on_device``): then the main process indexes it.
     The loader gets its own generator, so it draws nothing from the global
     torch generator: results do not depend on the number of workers.
+    ``poisson=(rate, steps)`` samples the batches by
+    :class:`PoissonBatches` instead (differentially private training; a
+    whole dataset only).
     """
     rows = len(dataset)
     if isinstance(dataset, torch.utils.data.Subset):
@@ -192,10 +227,13 @@ def batch_loader(dataset, batch_size, shuffle, *, num_workers=0, pin_memory=Fals
         # the rows are already on the GPU: indexing them there is what a
         # worker would do, and a forked worker cannot touch CUDA at all
         num_workers = 0
+    sampler = EpochBatches(rows, batch_size, shuffle)
+    if poisson is not None:
+        sampler = PoissonBatches(len(dataset), *poisson)
     return torch.utils.data.DataLoader(
         dataset,
         batch_size=None,
-        sampler=EpochBatches(rows, batch_size, shuffle),
+        sampler=sampler,
         num_workers=num_workers,
         collate_fn=_as_is,
         pin_memory=pin_memory and not dataset.on_device,

@@ -283,8 +283,11 @@ def build_network(specs, inputs, n_outputs, params):
     builds the same network without data, with placeholder statistics
     (shift 0, scale 1) of the right shapes: for a network whose weights and
     statistics are then loaded with ``load_state_dict``
-    (:mod:`skfusion._persistence`).
+    (:mod:`skfusion._persistence`). ``dp_statistics="none"`` gives those
+    placeholder statistics too (no standardisation learnt from the rows).
     """
+    if params.get("dp_statistics") == "none":
+        inputs = None  # no statistics from the training rows
     present = None if inputs is None else inputs.get(PRESENT_KEY)
     # Statistics stream over the rows in blocks of one training batch: no
     # copy of the present rows, and a LazyImages never decodes more at once.
@@ -402,9 +405,18 @@ class EpochProgress(Callback):
             bar.close()
 
 
-def make_net(module, criterion, params, *, seed, stratify, criterion_params=None):
+def make_net(
+    module, criterion, params, *, seed, stratify, criterion_params=None, privacy=None
+):
     """The skorch net that trains ``module`` as the estimator's params say;
-    ``criterion_params`` are passed to the criterion (``criterion__<key>``)."""
+    ``criterion_params`` are passed to the criterion (``criterion__<key>``).
+    ``privacy``, the plan of :func:`skfusion._privacy.privacy_plan`, makes it
+    a :class:`skfusion._privacy.PrivateNet` (DP-SGD)."""
+    net_class, privacy = WeightedNet, dict(privacy or {})
+    if privacy:
+        from ._privacy import PrivateNet
+
+        net_class = PrivateNet
     optimizer = params["optimizer"]
     extra = {f"criterion__{k}": v for k, v in (criterion_params or {}).items()}
     if optimizer == "sgd":
@@ -441,7 +453,7 @@ def make_net(module, criterion, params, *, seed, stratify, criterion_params=None
             T_max=params["max_epochs"],
         )
         callbacks.append(("lr_schedule", schedule))
-    return WeightedNet(
+    return net_class(
         module=module,
         criterion=criterion,
         criterion__reduction="none",
@@ -464,6 +476,7 @@ def make_net(module, criterion, params, *, seed, stratify, criterion_params=None
         wide_alpha=params["wide_alpha"],
         amp=params["amp"],
         num_workers=n_workers(params["n_jobs"]),
+        **privacy,
         **extra,
     )
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 from scipy.special import log_expit, log_softmax
-from sklearn.base import ClassifierMixin, RegressorMixin, _fit_context
+from sklearn.base import ClassifierMixin, _fit_context
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
@@ -22,6 +22,7 @@ from torch import nn
 
 from ._base import _BaseCrossModal
 from ._multilabel import check_labels, label_names, label_weights
+from ._regressor import CrossModalRegressor
 from ._training import row_weights
 from ._validation import check_label_types, plain
 
@@ -192,6 +193,31 @@ class CrossModalClassifier(ClassifierMixin, _BaseCrossModal):
         widget in Jupyter, a text bar in a terminal), with the training
         loss. It ends at ``max_epochs``, or at the epoch where early
         stopping stopped.
+    dp_epsilon : float or None, default=None
+        Differentially private training, DP-SGD through Opacus (``pip
+        install "skfusion[privacy]"``): the target ε of an (ε, δ) guarantee
+        on the network's weights against adding or removing one training
+        row. Each step takes every row with probability ``batch_size /
+        n_samples`` (Poisson sampling), clips each row's gradient to the
+        norm ``dp_max_grad_norm`` and adds Gaussian noise, calibrated by an
+        RDP accountant so that ``max_epochs`` epochs spend at most ε (the ε
+        spent: ``epsilon_``, and per epoch ``net_.history[:, "epsilon"]``).
+        Refused, with the fix in the message: ``alignment="contrastive"``
+        and ``CrossModalSurvival(loss="cox")`` (they couple the rows of a
+        batch), ``early_stopping=True`` (the validation rows would choose
+        the model without noise) and ``amp``. None: no privacy. What the
+        guarantee does not cover: see the Notes.
+    dp_delta : float or None, default=None
+        δ of the guarantee; None is ``1 / n_samples**1.1``, below ``1 /
+        n_samples`` (a larger δ is refused). The value used is ``delta_``.
+    dp_max_grad_norm : float, default=1.0
+        The norm each row's gradient is clipped to (with ``dp_epsilon``).
+    dp_statistics : {"data", "none"}, default="data"
+        Where the encoders' standardisation statistics come from: "data",
+        the training rows (outside the privacy guarantee); "none", nowhere
+        (shift 0, scale 1): standardise with public statistics before the
+        estimator. "none" also leaves the regressor's targets unscaled and
+        the discrete survival model's hazard offsets at 0.
 
     Attributes
     ----------
@@ -214,6 +240,12 @@ class CrossModalClassifier(ClassifierMixin, _BaseCrossModal):
         Training loss per epoch.
     validation_loss_curve_ : list of float
         Validation loss per epoch (with ``early_stopping=True``).
+    epsilon_, delta_ : float
+        With ``dp_epsilon``: the privacy spent, ε (RDP accountant, at most
+        ``dp_epsilon``) at δ.
+    noise_multiplier_ : float
+        With ``dp_epsilon``: the noise's standard deviation over
+        ``dp_max_grad_norm``.
     n_features_in_ : int
         Number of columns of a 2-D X (absent for dict input).
     feature_names_in_ : ndarray of str
@@ -234,6 +266,18 @@ class CrossModalClassifier(ClassifierMixin, _BaseCrossModal):
     1) in every row raises an error naming it. ``predict_proba`` gives each
     label's probability, ``predict`` a 0/1 int matrix (threshold 0.5), and
     ``score`` the subset accuracy, as in scikit-learn.
+
+    Differential privacy (``dp_epsilon``) protects the network's weights,
+    and what is computed from them alone (predictions, ``transform``),
+    against adding or removing one training row, all its modalities. Not
+    covered, because it is learnt from the rows without noise: the
+    encoders' standardisation statistics (unless ``dp_statistics="none"``),
+    the classes of y and the label counts of ``class_weight="balanced"``,
+    the training losses (``loss_curve_``, ``net_.history``), and whatever
+    preprocessing was fitted on the rows before the estimator (a
+    vocabulary, an imputer's means). ``sample_weight`` and
+    ``class_weight`` multiply a row's loss before its gradient is clipped,
+    so each row's influence stays bounded by ``dp_max_grad_norm``.
 
     Persistence: pickle, joblib, ``copy.deepcopy`` and ``skops.io`` save a
     fitted estimator as plain data (the network's weights and statistics as
@@ -307,6 +351,10 @@ class CrossModalClassifier(ClassifierMixin, _BaseCrossModal):
         random_state=None,
         verbose=0,
         progress=False,
+        dp_epsilon=None,
+        dp_delta=None,
+        dp_max_grad_norm=1.0,
+        dp_statistics="data",
     ):
         super().__init__(
             modalities=modalities,
@@ -341,6 +389,10 @@ class CrossModalClassifier(ClassifierMixin, _BaseCrossModal):
             random_state=random_state,
             verbose=verbose,
             progress=progress,
+            dp_epsilon=dp_epsilon,
+            dp_delta=dp_delta,
+            dp_max_grad_norm=dp_max_grad_norm,
+            dp_statistics=dp_statistics,
         )
         self.class_weight = class_weight
 
@@ -490,108 +542,6 @@ class CrossModalClassifier(ClassifierMixin, _BaseCrossModal):
         return self.classes_[np.argmax(scores, axis=1)]
 
 
-class CrossModalRegressor(RegressorMixin, _BaseCrossModal):
-    """Regressor that fuses several modalities with a PyTorch network.
-
-    The same network as :class:`CrossModalClassifier` with a linear output per
-    target, trained with mean squared error on standardised targets (the
-    scaling is undone in ``predict``). 1-D and multi-output y are supported.
-
-    Parameters
-    ----------
-    modalities, latent_dim, hidden_dims, head_dims, cnn_channels, \
-token_encoder, token_embedding_dim, dropout, fusion, fusion_rank, alignment, \
-alignment_weight, wide_alpha, wide_lr, modality_dropout, optimizer, lr, \
-lr_schedule, weight_decay, batch_size, max_epochs, early_stopping, \
-validation_fraction, n_iter_no_change, tol, device, amp, n_jobs, n_threads, \
-random_state, verbose, progress
-        As in :class:`CrossModalClassifier`. The loss is the mean squared
-        error on standardised targets, so ``wide_alpha = 2 * a /
-        n_samples`` is the penalty of ``Ridge(alpha=a)`` on them.
-
-    Attributes
-    ----------
-    modalities_ : dict of str to ModalitySpec
-    net_ : skorch.NeuralNet
-    n_outputs_ : int
-        Number of targets.
-    n_iter_, loss_curve_, validation_loss_curve_, n_features_in_, \
-feature_names_in_
-        As in :class:`CrossModalClassifier`.
-
-    Notes
-    -----
-    Persistence (pickle, joblib, ``skops.io``) as in
-    :class:`CrossModalClassifier`.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from skfusion import CrossModalRegressor
-    >>> rng = np.random.default_rng(0)
-    >>> X = {"tab": rng.normal(size=(200, 3)), "img": rng.random((200, 1, 8, 8))}
-    >>> y = X["tab"][:, 0] + X["img"].mean(axis=(1, 2, 3))
-    >>> reg = CrossModalRegressor(max_epochs=30, random_state=0).fit(X, y)
-    >>> {name: spec.kind for name, spec in reg.modalities_.items()}
-    {'tab': 'vector', 'img': 'image'}
-    >>> reg.predict(X).shape
-    (200,)
-    """
-
-    _y_validation = {"multi_output": True, "y_numeric": True}
-
-    @staticmethod
-    def _auto_wide_lr(n_samples):
-        return 0.01 * min(1.0, (1000 / n_samples) ** 0.5)
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.target_tags.multi_output = True
-        return tags
-
-    def _check_y(self, y):
-        y = check_array(y, ensure_2d=False, dtype=np.float64, input_name="y")
-        if y.ndim not in (1, 2):
-            raise ValueError(f"y must be 1-D or 2-D; got shape {y.shape}.")
-        return y
-
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, sample_weight=None):
-        """Fit the network on X and continuous targets y.
-
-        Parameters
-        ----------
-        X : DataFrame, array-like of shape (n_samples, n_features) or dict
-        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
-        sample_weight : array-like of shape (n_samples,), default=None
-
-        Returns
-        -------
-        self : CrossModalRegressor
-        """
-        inputs, y = self._validate_fit(X, y)
-        self._y_ndim = y.ndim
-        y2 = y.reshape(len(y), -1)
-        self.n_outputs_ = y2.shape[1]
-        self._y_mean = y2.mean(axis=0)
-        scale = y2.std(axis=0)
-        self._y_scale = np.where(scale > 0, scale, 1.0)
-        y_scaled = ((y2 - self._y_mean) / self._y_scale).astype(np.float32)
-        weights = row_weights(sample_weight, len(y))
-        return self._fit_network(
-            inputs, y_scaled, self.n_outputs_, nn.MSELoss, weights, stratify=False
-        )
-
-    def predict(self, X):
-        """Predicted targets.
-
-        Parameters
-        ----------
-        X : DataFrame, array-like or dict
-
-        Returns
-        -------
-        y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
-        """
-        out = self._forward(X) * self._y_scale + self._y_mean
-        return out.ravel() if self._y_ndim == 1 else out
+# The regressor lives in skfusion._regressor; its public name, the one that
+# pickle and skops.io record (``trusted=[...]``), is this module's.
+CrossModalRegressor.__module__ = __name__

@@ -63,9 +63,7 @@ class StepFunction:
         if np.any(t < 0) or not np.all(np.isfinite(t)):
             raise ValueError("Times must be finite and >= 0.")
         position = np.searchsorted(self.x, t, side="right") - 1
-        values = np.where(
-            position >= 0, self.y[np.maximum(position, 0)], self.initial
-        )
+        values = np.where(position >= 0, self.y[np.maximum(position, 0)], self.initial)
         return values if values.ndim else float(values)
 
     def __repr__(self):
@@ -160,10 +158,17 @@ token_encoder, token_embedding_dim, dropout, fusion, fusion_rank, alignment, \
 alignment_weight, wide_alpha, wide_lr, modality_dropout, optimizer, lr, \
 lr_schedule, weight_decay, early_stopping, validation_fraction, \
 n_iter_no_change, tol, device, amp, n_jobs, n_threads, random_state, verbose, \
-progress
+progress, dp_epsilon, dp_delta, dp_max_grad_norm, dp_statistics
         As in :class:`~skfusion.CrossModalClassifier`. The early-stopping
         split is not stratified; its validation loss is the survival loss
-        of the held-out rows.
+        of the held-out rows. ``dp_epsilon`` (differentially private
+        training) needs ``loss="discrete"``: the Cox partial likelihood
+        couples the rows of a batch (risk sets), so clipping one row's
+        gradient does not bound its influence, and ``loss="cox"`` is
+        refused. The discrete model's interval edges (quantiles of the
+        event times), its hazard offsets (unless ``dp_statistics="none"``)
+        and ``event_ratio_`` are learnt from the rows without noise: not
+        covered by the guarantee.
 
     Attributes
     ----------
@@ -189,7 +194,8 @@ progress
     n_outputs_ : int
         Outputs of the network: 1 (``"cox"``) or the number of intervals.
     modalities_, net_, n_iter_, wide_lr_, loss_curve_, \
-validation_loss_curve_, n_features_in_, feature_names_in_
+validation_loss_curve_, epsilon_, delta_, noise_multiplier_, n_features_in_, \
+feature_names_in_
         As in :class:`~skfusion.CrossModalClassifier`.
 
     See Also
@@ -280,6 +286,10 @@ validation_loss_curve_, n_features_in_, feature_names_in_
         random_state=None,
         verbose=0,
         progress=False,
+        dp_epsilon=None,
+        dp_delta=None,
+        dp_max_grad_norm=1.0,
+        dp_statistics="data",
     ):
         super().__init__(
             modalities=modalities,
@@ -314,6 +324,10 @@ validation_loss_curve_, n_features_in_, feature_names_in_
             random_state=random_state,
             verbose=verbose,
             progress=progress,
+            dp_epsilon=dp_epsilon,
+            dp_delta=dp_delta,
+            dp_max_grad_norm=dp_max_grad_norm,
+            dp_statistics=dp_statistics,
         )
         self.loss = loss
         self.n_time_bins = n_time_bins
@@ -363,7 +377,11 @@ validation_loss_curve_, n_features_in_, feature_names_in_
             interval = np.minimum(np.searchsorted(bins, time), len(bins) - 1)
             target = np.column_stack([interval, event]).astype(np.float32)
             n_outputs = len(bins)
-            self.hazard_offset_ = _hazard_logits(interval, event, len(bins), weights)
+            self.hazard_offset_ = (
+                np.zeros(len(bins), np.float32)
+                if self.dp_statistics == "none"
+                else _hazard_logits(interval, event, len(bins), weights)
+            )
             extra = {"offset": self.hazard_offset_}
         self.n_outputs_ = n_outputs
         self._fit_network(

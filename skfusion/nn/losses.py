@@ -13,7 +13,13 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-__all__ = ["ALIGNMENTS", "CoxPHLoss", "DiscreteTimeLoss", "alignment_loss"]
+__all__ = [
+    "ALIGNMENTS",
+    "CoxPHLoss",
+    "DiscreteTimeLoss",
+    "alignment_loss",
+    "row_alignment_mse",
+]
 
 ALIGNMENTS = ("contrastive", "mse")
 
@@ -68,6 +74,36 @@ def alignment_loss(embeddings, present=None, kind="contrastive", temperature=0.1
     if not losses:
         return embeddings.sum() * 0.0
     return torch.stack(losses).mean()
+
+
+def row_alignment_mse(embeddings, present=None):
+    """The "mse" alignment of each row on its own, shape (n,).
+
+    A row's loss is the mean, over the pairs of modalities present in that
+    row, of the squared distance between the L2-normalised embeddings; 0
+    for a row with fewer than two present modalities. No row depends on
+    another (no mean over the rows of a batch, no boolean indexing), so it
+    is the alignment of differentially private training, where each row's
+    gradient is computed on its own (:mod:`skfusion._privacy`).
+
+    Parameters
+    ----------
+    embeddings : tensor of shape (n, M, d)
+    present : tensor of shape (n, M) or None
+    """
+    unit = F.normalize(embeddings, dim=-1)
+    m = embeddings.shape[1]
+    total = unit.new_zeros(unit.shape[0])
+    pairs = unit.new_zeros(unit.shape[0])
+    for i in range(m):
+        for j in range(i + 1, m):
+            both = unit.new_ones(unit.shape[0])
+            if present is not None:
+                both = ((present[:, i] > 0) & (present[:, j] > 0)).to(unit.dtype)
+            distance = ((unit[:, i] - unit[:, j]) ** 2).sum(dim=1)
+            total = total + distance * both
+            pairs = pairs + both
+    return total / pairs.clamp(min=1.0)
 
 
 class CoxPHLoss(nn.Module):

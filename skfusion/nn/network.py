@@ -137,6 +137,20 @@ class CrossModalNet(nn.Module):
             return present
         return present[:, self._deep_columns]
 
+    def draw_kept(self, inputs):
+        """The presence of the deep modalities after modality dropout, drawn
+        for the whole batch ``inputs`` (:func:`drop_modalities`); None when
+        nothing is dropped (eval mode, ``modality_dropout=0``, no encoder)."""
+        if not (self.training and self.modality_dropout > 0 and self.modality_names):
+            return None
+        present = self._deep_present(inputs.get(PRESENT_KEY))
+        if present is None:
+            first = inputs[self.modality_names[0]]
+            present = torch.ones(
+                len(first), len(self.modality_names), device=first.device
+            )
+        return drop_modalities(present, self.modality_dropout)
+
     def encode(self, **inputs):
         """Per-modality embeddings (list of ``(n, d)``) and the presence
         matrix of those (deep) modalities."""
@@ -180,12 +194,19 @@ class CrossModalNet(nn.Module):
         return self.fusion.weights(*self.encode(**inputs))
 
     def forward(self, **inputs):
+        return self.output(inputs)
+
+    def output(self, inputs, kept=None):
+        """``forward`` on the dict ``inputs``; ``kept``, when given, is the
+        presence matrix after modality dropout, drawn by the caller (per-sample
+        gradients under ``torch.func.vmap`` draw it for the whole batch,
+        outside the vmapped function: :mod:`skfusion._privacy`)."""
         wide = self.wide_output(**inputs)
         if not self.modality_names:  # the wide path alone: a linear model
             return wide
         embeddings, present = self.encode(**inputs)
-        fused_present = present
-        if self.training and self.modality_dropout > 0:
+        fused_present = present if kept is None else kept
+        if kept is None and self.training and self.modality_dropout > 0:
             if present is None:
                 present = embeddings[0].new_ones(len(embeddings[0]), len(embeddings))
             fused_present = drop_modalities(present, self.modality_dropout)
