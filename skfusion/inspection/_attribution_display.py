@@ -28,7 +28,34 @@ def _shade(value, scale):
     return (_POSITIVE if value >= 0 else _NEGATIVE), alpha
 
 
-class TextAttributionDisplay:
+class _FromEstimator:
+    """``from_estimator`` of the attribution displays: compute, then plot."""
+
+    @classmethod
+    def from_estimator(cls, estimator, X, modality, row=0, *, ax=None, **kwargs):
+        """Compute the attributions of ``X`` and plot ``modality`` in ``row``.
+
+        Parameters
+        ----------
+        estimator : fitted estimator or Pipeline
+        X : DataFrame, array-like or dict
+        modality : str
+        row : int, default=0
+        ax : matplotlib Axes, default=None
+        **kwargs
+            Passed to :func:`~skfusion.inspection.attributions`.
+
+        Returns
+        -------
+        display : the display, plotted
+        """
+        from ._attributions import attributions
+
+        result = attributions(estimator, X, **kwargs)
+        return cls.from_result(result, modality, row).plot(ax=ax)
+
+
+class TextAttributionDisplay(_FromEstimator):
     """A note with each word shaded by its attribution.
 
     Red pushes the explained output up, blue down; the stronger the colour,
@@ -95,29 +122,6 @@ title="0.8">hemoptysis</span></div>
                 f"modalities are {sorted(result.words)}."
             )
         return cls(result.words[modality][row], modality=modality)
-
-    @classmethod
-    def from_estimator(cls, estimator, X, modality, row=0, *, ax=None, **kwargs):
-        """Compute the attributions of ``X`` and plot the note of ``row``.
-
-        Parameters
-        ----------
-        estimator : fitted estimator or Pipeline
-        X : DataFrame, array-like or dict
-        modality : str
-        row : int, default=0
-        ax : matplotlib Axes, default=None
-        **kwargs
-            Passed to :func:`~skfusion.inspection.attributions`.
-
-        Returns
-        -------
-        display : TextAttributionDisplay
-        """
-        from ._attributions import attributions
-
-        result = attributions(estimator, X, **kwargs)
-        return cls.from_result(result, modality, row).plot(ax=ax)
 
     def to_html(self):
         """The note as HTML: one ``<span>`` per word, its background shaded
@@ -189,7 +193,7 @@ def _wrap(words, width):
     return lines
 
 
-class ImageAttributionDisplay:
+class ImageAttributionDisplay(_FromEstimator):
     """An image (or spectrogram) with its attribution map over it.
 
     The image is drawn in grey (channels averaged), the attribution map
@@ -255,29 +259,6 @@ class ImageAttributionDisplay:
             result.inputs[modality][row],
             modality=modality,
         )
-
-    @classmethod
-    def from_estimator(cls, estimator, X, modality, row=0, *, ax=None, **kwargs):
-        """Compute the attributions of ``X`` and plot the image of ``row``.
-
-        Parameters
-        ----------
-        estimator : fitted estimator or Pipeline
-        X : DataFrame, array-like or dict
-        modality : str
-        row : int, default=0
-        ax : matplotlib Axes, default=None
-        **kwargs
-            Passed to :func:`~skfusion.inspection.attributions`.
-
-        Returns
-        -------
-        display : ImageAttributionDisplay
-        """
-        from ._attributions import attributions
-
-        result = attributions(estimator, X, **kwargs)
-        return cls.from_result(result, modality, row).plot(ax=ax)
 
     def plot(self, ax=None, *, cmap="RdBu_r", alpha=0.6):
         """Draw the image and the attribution map over it.
