@@ -375,3 +375,17 @@ def test_image_display_overlays_the_map(image_task):
     with pytest.raises(ValueError, match="no image modality 'tab'"):
         ImageAttributionDisplay.from_result(result, "tab", 0)
     plt.close("all")
+
+
+def test_from_estimator_computes_then_plots_the_same_as_from_result(image_task):
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    clf, X, _, _ = image_task
+    small = {k: v[:3] for k, v in X.items()}
+    result = attributions(clf, small)
+    display = ImageAttributionDisplay.from_estimator(clf, small, "img", row=1)
+    np.testing.assert_allclose(display.heatmap_.get_array(), result.inputs["img"][1, 0])
+    assert isinstance(display, ImageAttributionDisplay)
+    plt.close("all")
