@@ -3,7 +3,8 @@
 For each regime (one ``make_clinical_multimodal`` call) every model is a
 Pipeline from the raw DataFrame, scored by stratified K-fold ROC AUC:
 
-- each fusion ("concat", "late", "gated", "attention", "low_rank") plain,
+- each fusion ("concat", "late", "gated", "attention", "low_rank", "film",
+  "cross_attention") plain,
   with ``alignment="contrastive"`` and with ``modality_dropout=0.3``
   (``--full-grid``: the full cross of alignment x modality dropout);
 - each single modality (tab, note, xray; fusion="concat" on one modality);
@@ -17,7 +18,10 @@ not accept gets "n/a"; a model that fails otherwise gets "error".
 
 Run:  python benchmarks/fusion.py [--n-samples 600] [--folds 5]
           [--regimes all interaction ...] [--full-grid] [--quick]
-          [--device cpu] [--threads 1]
+          [--fusions concat film ...] [--plain] [--device cpu] [--threads 1]
+--fusions limits the fusions; --plain keeps only the plain fusions and the
+HistGradientBoosting baseline (no alignment/dropout variants, no single
+modality).
 --quick is a smoke test: regimes "all" and "interaction", 2 folds.
 """
 
@@ -49,7 +53,15 @@ from skfusion.preprocessing import ImageLoader, TextEmbedder
 
 SEED = 0
 IMAGE_SIZE = 32
-FUSIONS = ("concat", "late", "gated", "attention", "low_rank")
+FUSIONS = (
+    "concat",
+    "late",
+    "gated",
+    "attention",
+    "low_rank",
+    "film",
+    "cross_attention",
+)
 REGIMES = {  # key: (column title, make_clinical_multimodal arguments)
     "all": ("all modalities", {}),
     "interaction": ("interaction", {"signal": "interaction"}),
@@ -116,21 +128,23 @@ def hgb(cols):
     return make_pipeline(select, HistGradientBoostingClassifier(random_state=SEED))
 
 
-def models(full_grid):
+def models(full_grid, fusions=FUSIONS, plain=False):
     """Row label -> (factory(cols) -> Pipeline, expected modalities or None)."""
-    if full_grid:
+    if plain:
+        variants = [(None, 0.0)]
+    elif full_grid:
         variants = list(itertools.product([None, "contrastive"], [0.0, 0.3]))
     else:
         variants = [(None, 0.0), ("contrastive", 0.0), (None, 0.3)]
     out = {}
-    for fusion, (alignment, mdrop) in itertools.product(FUSIONS, variants):
+    for fusion, (alignment, mdrop) in itertools.product(fusions, variants):
         label, params = fusion, {"fusion": fusion}  # only non-default params
         if alignment:
             label, params["alignment"] = f"{label} +{alignment}", alignment
         if mdrop:
             label, params["modality_dropout"] = f"{label} +mdrop {mdrop:g}", mdrop
         out[label] = (lambda c, p=params: crossmodal(c, **p), ("tab", "note", "xray"))
-    for m in ("tab", "note", "xray"):
+    for m in () if plain else ("tab", "note", "xray"):
         out[f"{m} only"] = (lambda c, m=m: crossmodal(c, modalities=(m,)), (m,))
     out["HistGradientBoosting (tab)"] = (hgb, None)
     return out
@@ -193,6 +207,8 @@ def main(argv=None):
     add("--regimes", nargs="+", choices=list(REGIMES), default=list(REGIMES))
     add("--full-grid", action="store_true", help="alignment x dropout, all 4")
     add("--quick", action="store_true", help="smoke test: 2 regimes, 2 folds")
+    add("--fusions", nargs="+", choices=FUSIONS, default=list(FUSIONS))
+    add("--plain", action="store_true", help="plain fusions and HGB only")
     add("--device", default="cpu", help="CrossModalClassifier device")
     add("--threads", type=int, default=1, help="CPU threads (torch, OpenMP)")
     args = parser.parse_args(argv)
@@ -212,7 +228,7 @@ def main(argv=None):
         f"{IMAGE_SIZE}, random_state={SEED}); {args.folds}-fold stratified CV ROC AUC"
     )
     cv = StratifiedKFold(n_splits=args.folds, shuffle=True, random_state=SEED)
-    grid = models(args.full_grid)
+    grid = models(args.full_grid, args.fusions, args.plain)
     cells = {label: [] for label in grid}
     seconds = dict.fromkeys(grid, 0.0)
     failed = False

@@ -38,6 +38,7 @@ from ._training import (
 )
 from .nn.encoders import TOKEN_ENCODERS
 from .nn.losses import ALIGNMENTS
+from .nn.sequence import SEQUENCE_ENCODERS
 
 __all__ = ["_BaseCrossModal"]
 
@@ -53,9 +54,11 @@ class _BaseCrossModal(InputMixin, PersistenceMixin, RepresentationMixin, BaseEst
         "cnn_channels": [tuple, list],
         "token_encoder": [StrOptions(set(TOKEN_ENCODERS))],
         "token_embedding_dim": [Interval(Integral, 1, None, closed="left")],
+        "sequence_encoder": [StrOptions(set(SEQUENCE_ENCODERS))],
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "fusion": [StrOptions(set(FUSIONS))],
         "fusion_rank": [Interval(Integral, 1, None, closed="left")],
+        "conditioning": [dict, None],
         "alignment": [StrOptions(set(ALIGNMENTS)), None],
         "alignment_weight": [Interval(Real, 0, None, closed="left")],
         "wide_alpha": [Interval(Real, 0, None, closed="left")],
@@ -98,9 +101,11 @@ class _BaseCrossModal(InputMixin, PersistenceMixin, RepresentationMixin, BaseEst
         cnn_channels=(16, 32),
         token_encoder="mean",
         token_embedding_dim=64,
+        sequence_encoder="gru",
         dropout=0.3,
         fusion="concat",
         fusion_rank=4,
+        conditioning=None,
         alignment=None,
         alignment_weight=0.1,
         wide_alpha=1e-6,
@@ -135,9 +140,11 @@ class _BaseCrossModal(InputMixin, PersistenceMixin, RepresentationMixin, BaseEst
         self.cnn_channels = cnn_channels
         self.token_encoder = token_encoder
         self.token_embedding_dim = token_embedding_dim
+        self.sequence_encoder = sequence_encoder
         self.dropout = dropout
         self.fusion = fusion
         self.fusion_rank = fusion_rank
+        self.conditioning = conditioning
         self.alignment = alignment
         self.alignment_weight = alignment_weight
         self.wide_alpha = wide_alpha

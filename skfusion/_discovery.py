@@ -26,6 +26,11 @@ grammar of :mod:`skfusion._names` that every skfusion transformer honours in
 - ``term_<i>_vocab_<V>`` and ``weight_<i>``: a group made only of such
   pairs is a wide modality (WideFeatures), which feeds the linear wide path
   and no encoder;
+- ``series_<t>_<c>`` and ``observed_<t>_<c>``: a group made only of such
+  columns (a TimeSeriesLoader's output) is a sequence of shape
+  ``(2, n_steps, n_channels)``: the values, then the observation mask.
+  A dict input has no sequence kind (a 3-D or 4-D array is an image);
+  give a sequence as the loader's columns of a DataFrame;
 - ``missing`` (or ``<step>__missing``): the availability column, 1 where the
   modality is absent in that row, 0 where present. It is not fed to the
   encoder: each fusion masks the absent modality in that row;
@@ -46,12 +51,14 @@ from ._names import (
     DEFAULT_MODALITY,
     PIXEL_PATTERN,
     SEP,
+    SERIES_PATTERN,
     WIDE_PATTERN,
     check_modality_name,
     is_availability,
     missing_key,
     modality_of_missing_key,
     parse_pixel,
+    parse_series,
     parse_term,
     parse_token,
     parse_weight,
@@ -158,6 +165,32 @@ def _wide_order(local_names, modality):
     return vocab.pop(), np.asarray(order)
 
 
+def _sequence_order(local_names, modality):
+    """Return (shape, order) if every name is a series name, else None;
+    ``order`` puts the values by (step, channel), then the mask."""
+    parsed = [parse_series(n) for n in local_names]
+    n_series = sum(p is not None for p in parsed)
+    if n_series == 0:
+        return None
+    if n_series != len(local_names):
+        raise ModalityError(
+            f"Modality {modality!r} mixes time-series columns with other "
+            f"columns (for example {_first_unparsed(local_names, parsed)!r}). "
+            "Give the TimeSeriesLoader its own step in the ColumnTransformer, "
+            "or pass modalities= to group the columns."
+        )
+    idx = np.array(parsed)
+    _, steps, channels = (idx.max(axis=0) + 1).tolist()
+    flat = (idx[:, 0] * steps + idx[:, 1]) * channels + idx[:, 2]
+    if 2 * steps * channels != len(parsed) or len(np.unique(flat)) != len(flat):
+        raise ModalityError(
+            f"Modality {modality!r}: time-series columns do not form complete "
+            f"{SERIES_PATTERN} blocks of {steps} steps x {channels} channels "
+            f"({len(parsed)} columns). Pass the TimeSeriesLoader's whole output."
+        )
+    return (2, steps, channels), np.argsort(flat, kind="stable")
+
+
 def _kind_from_names(name, local_names, kind, shape, vocab_size):
     """Read the kind from the names: ``(kind, shape, vocab_size, order)``,
     ``order`` None when the names say nothing (a vector, or a declaration)."""
@@ -187,6 +220,11 @@ def _kind_from_names(name, local_names, kind, shape, vocab_size):
                     f"the column names (vocabulary size {named_vocab})."
                 )
             return "tokens", shape, named_vocab, order
+    if kind in (None, "auto", "sequence"):
+        found = _sequence_order(local_names, name)
+        if found is not None:
+            series_shape, order = found
+            return "sequence", series_shape, vocab_size, order
     return kind, shape, vocab_size, None
 
 
@@ -246,6 +284,14 @@ def _checked_shape(name, kind, shape, n_columns, named):
         return shape
     if kind == "image":
         return _image_shape(name, shape, n_columns)
+    if kind == "sequence":
+        if not named or shape is None or int(np.prod(shape)) != n_columns:
+            raise ModalityError(
+                f"Modality {name!r} is declared 'sequence' but its columns are "
+                f"not named {SERIES_PATTERN}: give it the whole output of a "
+                "TimeSeriesLoader in a DataFrame."
+            )
+        return shape
     if shape is not None and tuple(shape) != (n_columns,):
         what = "token" if kind == "tokens" else "vector"
         raise ModalityError(

@@ -12,6 +12,10 @@ transformers that write the names and the estimators that read them agree:
   id below ``V``, 0 the padding (TextTokenizer).
 - ``term_<i>_vocab_<V>`` and ``weight_<i>``: slot ``i`` of a wide input, the
   id of one of the row's sparse terms and its weight (WideFeatures).
+- ``series_<t>_<c>`` and ``observed_<t>_<c>``: step ``t`` of channel ``c``
+  of a time series resampled to ``n_steps`` steps, and 1 where that step
+  holds an observation (TimeSeriesLoader); the values come first, in
+  (t, c) order, then the mask.
 - :data:`MISSING_NAME` (``missing``, or ``<step>__missing`` as a FeatureUnion
   names it): the availability column, 1 where the modality is absent. In a
   dict input the key ``<modality>__missing`` holds the same flags.
@@ -33,6 +37,7 @@ __all__ = [
     "PRESENT_KEY",
     "SAMPLE_WEIGHT_KEY",
     "SEP",
+    "SERIES_PATTERN",
     "TOKEN_PATTERN",
     "WIDE_PATTERN",
     "check_modality_name",
@@ -44,10 +49,12 @@ __all__ = [
     "modality_of_missing_key",
     "output_names",
     "parse_pixel",
+    "parse_series",
     "parse_term",
     "parse_token",
     "parse_weight",
     "pixel_names",
+    "series_names",
     "split_prefix",
     "token_names",
     "wide_feature_names",
@@ -68,11 +75,13 @@ SAMPLE_WEIGHT_KEY = "__sample_weight__"
 PIXEL_PATTERN = "pixel_<c>_<y>_<x>"
 TOKEN_PATTERN = "token_<i>_vocab_<V>"
 WIDE_PATTERN = "term_<i>_vocab_<V> / weight_<i>"
+SERIES_PATTERN = "series_<t>_<c> / observed_<t>_<c>"
 
 _PIXEL = re.compile(r"^pixel_(\d+)_(\d+)_(\d+)$")
 _TOKEN = re.compile(r"^token_(\d+)_vocab_(\d+)$")
 _TERM = re.compile(r"^term_(\d+)_vocab_(\d+)$")
 _WEIGHT = re.compile(r"^weight_(\d+)$")
+_SERIES = re.compile(r"^(series|observed)_(\d+)_(\d+)$")
 
 
 # -- modality prefix ----------------------------------------------------------
@@ -180,3 +189,22 @@ def parse_weight(name):
     """``"weight_2"`` -> ``2``; None if not a weight name."""
     match = _WEIGHT.match(name)
     return None if match is None else int(match.group(1))
+
+
+# -- time series --------------------------------------------------------------
+def series_names(n_steps, n_channels):
+    """``series_<t>_<c>`` for every step and channel (t-major), then
+    ``observed_<t>_<c>`` in the same order."""
+    cells = [(t, c) for t in range(n_steps) for c in range(n_channels)]
+    values = [f"series_{t}_{c}" for t, c in cells]
+    return values + [f"observed_{t}_{c}" for t, c in cells]
+
+
+def parse_series(name):
+    """``"series_3_1"`` -> ``(0, 3, 1)``, ``"observed_3_1"`` -> ``(1, 3, 1)``
+    (part, step, channel); None if not a series name."""
+    match = _SERIES.match(name)
+    if match is None:
+        return None
+    part = 0 if match.group(1) == "series" else 1
+    return part, int(match.group(2)), int(match.group(3))

@@ -25,7 +25,8 @@ class CrossModalRegressor(RegressorMixin, _BaseCrossModal):
     Parameters
     ----------
     modalities, latent_dim, hidden_dims, head_dims, cnn_channels, \
-token_encoder, token_embedding_dim, dropout, fusion, fusion_rank, alignment, \
+token_encoder, token_embedding_dim, sequence_encoder, dropout, fusion, \
+fusion_rank, conditioning, alignment, \
 alignment_weight, wide_alpha, wide_lr, modality_dropout, optimizer, lr, \
 lr_schedule, weight_decay, batch_size, max_epochs, early_stopping, \
 validation_fraction, n_iter_no_change, tol, device, amp, n_jobs, n_threads, \

@@ -62,6 +62,10 @@ _PUBLIC = {
 }
 
 
+#: The fusions that have per-row modality weights.
+WEIGHTED_FUSIONS = ("late", "gated", "attention", "cross_attention")
+
+
 def deep_modalities(estimator):
     """Names of the modalities that have an encoder (not wide), in order."""
     return [n for n, s in estimator.modalities_.items() if s.kind != "wide"]
@@ -131,9 +135,11 @@ class RepresentationMixin:
         Concat: the concatenated modality embeddings (``n_modalities *
         latent_dim`` columns, absent modalities replaced by their learned
         absent-embedding); late: the same concatenation (what the
-        per-modality heads see); gated, attention, low_rank: ``latent_dim``
-        columns. Lets a fitted estimator serve as a feature extractor in a
-        Pipeline.
+        per-modality heads see); film: the same concatenation, of the
+        FiLM-modulated embeddings; gated, attention, low_rank: ``latent_dim``
+        columns; cross_attention: the summary token's output
+        (``latent_dim`` columns). Lets a fitted estimator serve as a feature
+        extractor in a Pipeline.
 
         Parameters
         ----------
@@ -210,16 +216,18 @@ class RepresentationMixin:
         parts = self._run_module(X, "modality_embeddings")
         return dict(zip(deep_modalities(self), parts, strict=True))
 
-    @available_if(lambda self: self.fusion in ("late", "gated", "attention"))
+    @available_if(lambda self: self.fusion in WEIGHTED_FUSIONS)
     def modality_weights(self, X):
         """Per-row weight of each modality in the fused prediction.
 
         Gated fusion: the gates; attention fusion: the summary token's
         attention over the modality tokens (last block, averaged over heads);
-        late fusion: the learned combination weights. Each row sums to 1
-        over its present modalities (absent ones get 0; a row with no
-        modality present gets all zeros). Available for ``fusion`` in
-        {"late", "gated", "attention"}.
+        cross_attention: the summary token's attention mass on each
+        modality's tokens (last block, averaged over heads); late fusion:
+        the learned combination weights. Each row sums to 1 over its
+        present modalities (absent ones get 0; a row with no modality
+        present gets all zeros). Available for ``fusion`` in {"late",
+        "gated", "attention", "cross_attention"}.
 
         Parameters
         ----------

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from ._names import (
     PIXEL_PATTERN,
     SEP,
+    SERIES_PATTERN,
     TOKEN_PATTERN,
     WIDE_PATTERN,
     has_prefix,
@@ -17,7 +18,7 @@ from ._names import (
 __all__ = ["KINDS", "ModalitySpec", "column_label", "describe"]
 
 #: The kinds of modality, by the encoder they get.
-KINDS = ("vector", "image", "tokens", "wide")
+KINDS = ("vector", "image", "tokens", "wide", "sequence")
 
 
 @dataclass(frozen=True, repr=False)
@@ -31,12 +32,15 @@ class ModalitySpec:
     ----------
     name : str
         Modality name (the ``ColumnTransformer`` prefix or the dict key).
-    kind : {"vector", "image", "tokens", "wide"}
+    kind : {"vector", "image", "tokens", "wide", "sequence"}
         Which encoder the modality gets: an MLP, a CNN, a token embedding,
-        or none ("wide": a sparse linear term added to the output).
+        none ("wide": a sparse linear term added to the output), or a
+        masked GRU or transformer ("sequence", a TimeSeriesLoader's output).
     shape : tuple of int
         Shape of one row of the modality: ``(d,)``, ``(C, H, W)``,
-        ``(length,)`` for tokens, ``(2, k)`` for wide (k ids, k weights).
+        ``(length,)`` for tokens, ``(2, k)`` for wide (k ids, k weights),
+        ``(2, n_steps, n_channels)`` for a sequence (values, then the
+        observation mask).
     columns : tuple of int or None
         Positions of the data columns in the 2-D input, in the order that
         reshapes to ``shape``; ``None`` for dict input.
@@ -108,6 +112,7 @@ _KIND_NAMES = {
     "image": f"{PIXEL_PATTERN} names",
     "tokens": f"{TOKEN_PATTERN} names",
     "wide": f"{WIDE_PATTERN} names",
+    "sequence": f"{SERIES_PATTERN} names",
 }
 
 

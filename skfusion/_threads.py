@@ -28,7 +28,9 @@ __all__ = ["estimated_macs", "resolve_threads", "torch_threads"]
 #: Vector (MLP) encoders over a few hundred features, token bags and the
 #: wide path stay far below (about 1e4); a 32x32 one-channel image through
 #: the default CNN is about 1.3e6 and a convolution over 128 tokens about
-#: 1.5e6. Measured on 2 idle cores: a 1,000-row text + tabular fit runs as
+#: 1.5e6; a 32-step series through the GRU or transformer of width 32
+#: about 2e5 to 3e5, so it counts as heavy as the token convolutions.
+#: Measured on 2 idle cores: a 1,000-row text + tabular fit runs as
 #: fast on 1 thread as on 2, a 32x32-image fit 1.7x faster on 2; on a busy
 #: machine 1 thread was 2.5x to 6x faster for the small one
 #: (benchmarks/threads.py).
@@ -55,6 +57,14 @@ def estimated_macs(specs, params):
             length, dim = spec.shape[0], int(params["token_embedding_dim"])
             per_token = {"conv": 3 * dim * dim, "transformer": 8 * dim * dim}
             total += length * per_token.get(params["token_encoder"], dim)
+        elif spec.kind == "sequence":
+            # a GRU: 3 gates of (input + hidden) x hidden per step; a
+            # transformer layer about 8 x hidden^2 per step (attention, FFN)
+            _, steps, channels = spec.shape
+            per_step = {"gru": 3 * (latent + latent) * latent}
+            embed = 2 * channels * latent
+            kind = params.get("sequence_encoder", "gru")
+            total += steps * (embed + per_step.get(kind, 8 * latent * latent))
         elif spec.kind == "wide":
             total += spec.shape[-1]
         else:

@@ -25,10 +25,12 @@ from ._batching import BatchDataset, batch_loader
 from ._names import PRESENT_KEY, SAMPLE_WEIGHT_KEY
 from ._warnings import warn
 from .exceptions import SkfusionResourceWarning
+from .nn.conditioning import encoding_fusion
 from .nn.encoders import CNNEncoder, MLPEncoder, TokenEncoder, mlp
 from .nn.fusion import FUSIONS, AttentionFusion, GatedFusion, LateFusion, LowRankFusion
 from .nn.losses import alignment_loss
 from .nn.network import CrossModalNet, WideLinear
+from .nn.sequence import make_sequence_encoder
 
 __all__ = ["FUSIONS", "OPTIMIZERS", "build_network", "make_net", "row_weights"]
 
@@ -298,6 +300,8 @@ def build_network(specs, inputs, n_outputs, params):
         rows = None if present is None else present[:, j] > 0
         if spec.kind == "wide":
             wide[spec.name] = WideLinear(spec.vocab_size, n_outputs)
+        elif spec.kind == "sequence":
+            encoders[spec.name] = make_sequence_encoder(spec, data, rows, params)
         elif spec.kind == "tokens":
             encoders[spec.name] = TokenEncoder(
                 spec.vocab_size,
@@ -339,7 +343,9 @@ def build_network(specs, inputs, n_outputs, params):
             )
     fusion, head = None, None
     if encoders:
-        fusion, head = _fusion_and_head(len(encoders), n_outputs, params)
+        fusion, head = _fusion_and_head(
+            len(encoders), n_outputs, params, encoders, specs
+        )
     return CrossModalNet(
         encoders,
         fusion,
@@ -351,7 +357,7 @@ def build_network(specs, inputs, n_outputs, params):
     )
 
 
-def _fusion_and_head(n_modalities, n_outputs, params):
+def _fusion_and_head(n_modalities, n_outputs, params, encoders=None, specs=()):
     dim, dropout, head_dims = (
         params["latent_dim"],
         params["dropout"],
@@ -368,6 +374,8 @@ def _fusion_and_head(n_modalities, n_outputs, params):
         fusion = LowRankFusion(n_modalities, dim, rank=params["fusion_rank"])
     elif kind == "gated":
         fusion = GatedFusion(n_modalities, dim)
+    elif kind in ("film", "cross_attention"):  # they run the encoders
+        fusion = encoding_fusion(kind, encoders, specs, params)
     else:
         fusion = FUSIONS[kind](n_modalities, dim)
     return fusion, mlp(fusion.output_dim, head_dims, n_outputs, dropout)

@@ -76,21 +76,37 @@ class CrossModalClassifier(ClassifierMixin, _BaseCrossModal):
         "transformer" adds one transformer layer with learnt positions.
     token_embedding_dim : int, default=64
         Size of the learnt token embeddings.
+    sequence_encoder : {"gru", "transformer"}, default="gru"
+        Model of the time-series modalities (a TimeSeriesLoader's output):
+        a masked GRU or one masked transformer layer over the values and
+        their observation mask (see :class:`skfusion.nn.sequence.SequenceEncoder`).
     dropout : float, default=0.3
         Dropout after each hidden layer of the encoders and the head.
-    fusion : {"concat", "late", "gated", "attention", "low_rank"}, default="concat"
+    fusion : {"concat", "late", "gated", "attention", "low_rank", "film", \
+"cross_attention"}, default="concat"
         How the modality embeddings are combined (see
         :mod:`skfusion.nn.fusion`): "concat" concatenates them; "late" gives
         each modality its own head and combines the predictions with learned
         weights; "gated" is a gated multimodal unit (per-row learned gates);
         "attention" a small transformer over one token per modality plus a
         summary token; "low_rank" low-rank multimodal tensor fusion with rank
-        ``fusion_rank``. A modality absent in a row (its ``missing`` column
-        is 1) is masked by every fusion, never fed as zeros; a row with no
-        modality present gets one learned prediction shared by all such
-        rows.
+        ``fusion_rank``; "film" lets the vector (tabular) modalities scale
+        and shift every stage of the image and token encoders (FiLM/DAFT,
+        see ``conditioning``), then concatenates; "cross_attention" runs 2
+        transformer layers over every modality's tokens (image patches of
+        the last CNN stage, the token sequence, 4 learned tokens per vector
+        modality) with a summary token. A modality absent in a row (its
+        ``missing`` column is 1) is masked by every fusion, never fed as
+        zeros; a row with no modality present gets one learned prediction
+        shared by all such rows.
     fusion_rank : int, default=4
         Rank of the "low_rank" fusion.
+    conditioning : dict of str to list of str or None, default=None
+        Used by ``fusion="film"`` only: ``{conditioned: [conditioning,
+        ...]}`` maps an image or token modality to the vector modalities
+        whose embeddings modulate its encoder. None: every vector modality
+        conditions every image and token modality. A conditioning modality
+        absent in a row leaves that row unmodulated (scale 1, shift 0).
     alignment : {"contrastive", "mse"} or None, default=None
         An extra training loss that pulls a patient's modality embeddings
         together in the shared space Z (f_i(x_i) ~ f_j(x_j)), over every pair
@@ -325,9 +341,11 @@ class CrossModalClassifier(ClassifierMixin, _BaseCrossModal):
         cnn_channels=(16, 32),
         token_encoder="mean",
         token_embedding_dim=64,
+        sequence_encoder="gru",
         dropout=0.3,
         fusion="concat",
         fusion_rank=4,
+        conditioning=None,
         alignment=None,
         alignment_weight=0.1,
         wide_alpha=1e-6,
@@ -364,9 +382,11 @@ class CrossModalClassifier(ClassifierMixin, _BaseCrossModal):
             cnn_channels=cnn_channels,
             token_encoder=token_encoder,
             token_embedding_dim=token_embedding_dim,
+            sequence_encoder=sequence_encoder,
             dropout=dropout,
             fusion=fusion,
             fusion_rank=fusion_rank,
+            conditioning=conditioning,
             alignment=alignment,
             alignment_weight=alignment_weight,
             wide_alpha=wide_alpha,

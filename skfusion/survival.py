@@ -154,7 +154,8 @@ class CrossModalSurvival(_BaseCrossModal):
         Passes over the training data. Survival tables are small (hundreds
         to a few thousand rows), so more passes than the classifier's 10.
     modalities, latent_dim, hidden_dims, head_dims, cnn_channels, \
-token_encoder, token_embedding_dim, dropout, fusion, fusion_rank, alignment, \
+token_encoder, token_embedding_dim, sequence_encoder, dropout, fusion, \
+fusion_rank, conditioning, alignment, \
 alignment_weight, wide_alpha, wide_lr, modality_dropout, optimizer, lr, \
 lr_schedule, weight_decay, early_stopping, validation_fraction, \
 n_iter_no_change, tol, device, amp, n_jobs, n_threads, random_state, verbose, \
@@ -261,9 +262,11 @@ feature_names_in_
         cnn_channels=(16, 32),
         token_encoder="mean",
         token_embedding_dim=64,
+        sequence_encoder="gru",
         dropout=0.3,
         fusion="concat",
         fusion_rank=4,
+        conditioning=None,
         alignment=None,
         alignment_weight=0.1,
         wide_alpha=1e-6,
@@ -299,9 +302,11 @@ feature_names_in_
             cnn_channels=cnn_channels,
             token_encoder=token_encoder,
             token_embedding_dim=token_embedding_dim,
+            sequence_encoder=sequence_encoder,
             dropout=dropout,
             fusion=fusion,
             fusion_rank=fusion_rank,
+            conditioning=conditioning,
             alignment=alignment,
             alignment_weight=alignment_weight,
             wide_alpha=wide_alpha,

@@ -1,8 +1,9 @@
 """scikit-learn's estimator checks over every public estimator.
 
 Every expected failure is listed with its reason, as imbalanced-learn does.
-ImageLoader, ImageEmbedder and AudioLoader take a column of file paths,
-which sklearn's checks cannot generate (they feed numeric matrices; their
+ImageLoader, ImageEmbedder, AudioLoader and TimeSeriesLoader take a
+column of file paths (or per-row series), which sklearn's checks cannot
+generate (they feed numeric matrices; their
 tags say so and sklearn skips them), so they get the data-free API checks
 here and path-based behaviour checks in tests/preprocessing/. The
 SentenceEmbedder needs a model, which tests/preprocessing/test_sentence.py
@@ -31,6 +32,7 @@ from skfusion.preprocessing import (
     ModalityVectorizer,
     TextEmbedder,
     TextTokenizer,
+    TimeSeriesLoader,
     WideFeatures,
 )
 
@@ -99,7 +101,9 @@ def test_sklearn_compatible_estimator(estimator, check):
     ],
 )
 @pytest.mark.parametrize(
-    "estimator", [ImageLoader(), ImageEmbedder(), AudioLoader()], ids=type
+    "estimator",
+    [ImageLoader(), ImageEmbedder(), AudioLoader(), TimeSeriesLoader()],
+    ids=type,
 )
 def test_path_transformer_api_checks(estimator, check):
     check(type(estimator).__name__, estimator)

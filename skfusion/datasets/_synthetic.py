@@ -13,6 +13,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 
 from ..metrics._survival import SURVIVAL_DTYPE
+from ._vitals import vital_series
 
 __all__ = ["make_clinical_multimodal"]
 
@@ -130,6 +131,15 @@ def _check_weights(modality_weights, signal):
             f"{modality_weights!r} instead."
         )
     return weights
+
+
+def _check_vitals(vitals, signal, target):
+    if vitals and (signal != "additive" or target == "multilabel"):
+        raise ValueError(
+            "make_clinical_multimodal: vitals=True adds s_vitals to the "
+            "additive score; it needs signal='additive' and target 'binary' "
+            f"or 'survival'. Got signal={signal!r}, target={target!r}."
+        )
 
 
 def _tabular(s_tab, n_informative, rng):
@@ -264,6 +274,7 @@ def _censoring_rate(event_time, fraction):
         "missing_tabular": [Interval(Real, 0, 1, closed="left")],
         "missing_note": [Interval(Real, 0, 1, closed="left")],
         "missing_image": [Interval(Real, 0, 1, closed="left")],
+        "vitals": ["boolean"],
         "return_latent": ["boolean"],
         "random_state": ["random_state"],
     },
@@ -284,6 +295,7 @@ def make_clinical_multimodal(
     missing_tabular=0.05,
     missing_note=0.0,
     missing_image=0.0,
+    vitals=False,
     return_latent=False,
     random_state=None,
 ):
@@ -406,6 +418,21 @@ def make_clinical_multimodal(
     missing_image : float in [0, 1), default=0.0
         Probability that a row's image is missing: its path is missing and
         no file is written for it.
+    vitals : bool, default=False
+        If True, add a fourth latent ``s_vitals ~ N(0, 1)`` with weight 1
+        in the score (``score + s_vitals``, before thresholding or as log
+        hazard; needs ``signal="additive"`` and a binary or survival
+        target) and a column ``vitals``: per row, an array of shape
+        (hours, 3) holding heart rate, systolic blood pressure and SpO2
+        measured hourly over 24 to 48 hours. Each channel is a baseline
+        independent of every latent plus a linear trend whose change over
+        the stay is ``(+8 bpm, -10 mmHg, -2 %) * s_vitals``, plus
+        measurement noise (SD 4, 6, 0.8); about 10% of the values are NaN
+        (not measured) and 20% of the stays have a 3-to-6-hour gap in every
+        channel. Only the trend carries the label: read it with
+        :class:`~skfusion.preprocessing.TimeSeriesLoader`. The vitals draw
+        from their own stream, so every other column, and the label with
+        ``vitals=False``, are unchanged.
     return_latent : bool, default=False
         If True, also return the latent scores.
     random_state : int, RandomState instance or None, default=None
@@ -424,6 +451,7 @@ def make_clinical_multimodal(
         and ``xray_path`` (absolute path of ``img_00000.png``, ... in
         ``image_dir``). Missing notes and paths are missing values of the
         column's dtype (``None`` or NaN); test them with :func:`pandas.isna`.
+        With ``vitals=True`` a 15th column ``vitals`` holds the series.
     y : ndarray
         ``target="binary"``: shape (n_samples,) of int, balanced on
         average. ``"survival"``: a structured array of shape (n_samples,)
@@ -432,7 +460,8 @@ def make_clinical_multimodal(
         ``"multilabel"``: shape (n_samples, n_labels) of int 0/1.
     latent : pandas.DataFrame of shape (n_samples, 3)
         Columns ``tabular``, ``text`` and ``image`` holding ``s_tab``,
-        ``s_text`` and ``s_img``. Only returned if ``return_latent=True``.
+        ``s_text`` and ``s_img`` (and ``vitals``, ``s_vitals``, with
+        ``vitals=True``). Only returned if ``return_latent=True``.
 
     Examples
     --------
@@ -459,11 +488,17 @@ def make_clinical_multimodal(
             "signal='additive' (each label adds up its own modalities); got "
             f"signal={signal!r}."
         )
-    latent_rng, tab_rng, text_rng, img_rng, miss_rng = _seeds(random_state, 5)
+    _check_vitals(vitals, signal, target)
+    seeds = _seeds(random_state, 6 if vitals else 5)  # the first 5 unchanged
+    latent_rng, tab_rng, text_rng, img_rng, miss_rng = seeds[:5]
     latent = latent_rng.standard_normal((n_samples, 3))
     eps = latent_rng.standard_normal(n_samples)
     s_tab, s_text, s_img = latent.T
     score = latent @ weights if signal == "additive" else s_tab * s_img
+    if vitals:  # its own stream: nothing above changes
+        s_vitals = seeds[5].standard_normal(n_samples)
+        score = score + s_vitals
+        latent = np.column_stack([latent, s_vitals])
     # the targets draw their extra numbers after eps: X never changes with
     # the target, and the binary label is the same as before
     if target == "survival":
@@ -500,7 +535,10 @@ def make_clinical_multimodal(
             Image.fromarray(pixels).save(path)  # 2-D uint8 -> mode "L"
             paths.append(str(path))
     X["xray_path"] = paths
+    if vitals:
+        X["vitals"] = pd.Series(vital_series(s_vitals, seeds[5]), dtype=object)
 
     if return_latent:
-        return X, y, pd.DataFrame(latent, columns=["tabular", "text", "image"])
+        names = ["tabular", "text", "image", "vitals"][: latent.shape[1]]
+        return X, y, pd.DataFrame(latent, columns=names)
     return X, y

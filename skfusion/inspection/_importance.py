@@ -344,7 +344,8 @@ def modality_weights(estimator, X):
     """Per-row weight of each modality in the fused prediction.
 
     The gates of ``fusion="gated"``, the attention of the summary token over
-    the modalities for ``"attention"``, the learned combination weights for
+    the modalities for ``"attention"`` (over their tokens for
+    ``"cross_attention"``), the learned combination weights for
     ``"late"`` (see :meth:`CrossModalClassifier.modality_weights`). Each row
     sums to 1 over its present modalities; absent modalities get 0.
 
@@ -352,7 +353,8 @@ def modality_weights(estimator, X):
     ----------
     estimator : fitted estimator
         A CrossModalClassifier / CrossModalRegressor fitted with ``fusion`` in
-        {"late", "gated", "attention"}, or a Pipeline ending in one.
+        {"late", "gated", "attention", "cross_attention"}, or a Pipeline
+        ending in one.
     X : DataFrame, array-like or dict
 
     Returns
@@ -376,9 +378,9 @@ def modality_weights(estimator, X):
     transform, final = _unwrap(estimator, "modality_weights")
     if not hasattr(final, "modality_weights"):
         raise ValueError(
-            f"Per-row modality weights need fusion='late', 'gated' or "
-            f"'attention'; this {type(final).__name__} was fitted with "
-            f"fusion={final.fusion!r}. Refit with one of those, or use "
+            "Per-row modality weights need fusion='late', 'gated', "
+            f"'attention' or 'cross_attention'; this {type(final).__name__} was "
+            f"fitted with fusion={final.fusion!r}. Refit with one of those, or use "
             "modality_importance, which works with every fusion."
         )
     weights = final.modality_weights(transform(X))

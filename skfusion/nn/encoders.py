@@ -129,11 +129,32 @@ class CNNEncoder(nn.Module):
         self.output_dim = output_dim
 
     def forward(self, x):
+        return self.embed_map(self.feature_map(x))
+
+    @property
+    def film_channels(self):
+        """Channels of each stage, which FiLM modulates."""
+        return [stage[0].out_channels for stage in self.stages]
+
+    def feature_map(self, x, modulation=None):
+        """The last stage's feature map ``(n, C, H', W')``. ``modulation``,
+        one ``(gamma, beta)`` of shape ``(n, C_s)`` per stage (FiLM,
+        :mod:`skfusion.nn.conditioning`), scales and shifts each stage's
+        normalised map before its ReLU."""
         x = self.standardize(x)
-        for stage in self.stages:
-            x = stage(x)
+        for s, stage in enumerate(self.stages):
+            if modulation is None:
+                x = stage(x)
+            else:
+                gamma, beta = modulation[s]
+                x = stage[1](stage[0](x))
+                x = stage[2](x * gamma[..., None, None] + beta[..., None, None])
             if min(x.shape[-2:]) >= 2:
                 x = self.pool(x)
+        return x
+
+    def embed_map(self, x):
+        """Global average and max pooling of a feature map, projected to Z."""
         pooled = torch.cat([x.mean(dim=(-2, -1)), x.amax(dim=(-2, -1))], dim=1)
         return self.project(pooled)
 
@@ -211,14 +232,22 @@ class TokenEncoder(nn.Module):
         self.output_dim = output_dim
 
     def forward(self, ids):
+        return self.pool(*self.hidden(ids))
+
+    @property
+    def film_channels(self):
+        """Width of the hidden sequence, which FiLM modulates (one stage)."""
+        return [self.embedding.embedding_dim]
+
+    def hidden(self, ids, modulation=None):
+        """The hidden sequence ``(n, L, e)`` and the mask of real tokens
+        ``(n, L)``. ``modulation``, ``[(gamma, beta)]`` of shape ``(n, e)``
+        (FiLM), scales and shifts every position of the sequence."""
         ids = ids.long()
         mask = ids > 0  # (n, L): real tokens
         x = self.embedding(ids)  # (n, L, e)
         if self.kind == "conv":
             h = x + torch.relu(self.conv(x.transpose(1, 2)).transpose(1, 2))
-            pooled_max = h.masked_fill(~mask[..., None], float("-inf")).amax(dim=1)
-            pooled_max = torch.where(mask.any(1, keepdim=True), pooled_max, 0.0)
-            pooled = torch.cat([_masked_mean(h, mask), pooled_max], dim=1)
         elif self.kind == "transformer":
             x = x + self.position.weight[: ids.shape[1]]
             # A row of padding only (a missing text) would attend to nothing
@@ -226,9 +255,21 @@ class TokenEncoder(nn.Module):
             padding = ~mask
             padding[:, 0] &= mask.any(dim=1)
             h = self.layer(x, src_key_padding_mask=padding)
-            pooled = _masked_mean(h, mask)
         else:
-            pooled = _masked_mean(x, mask)
+            h = x
+        if modulation is not None:
+            gamma, beta = modulation[0]
+            h = h * gamma[:, None] + beta[:, None]
+        return h, mask
+
+    def pool(self, h, mask):
+        """Pooling of the hidden sequence over the real tokens, projected to Z."""
+        if self.kind == "conv":
+            pooled_max = h.masked_fill(~mask[..., None], float("-inf")).amax(dim=1)
+            pooled_max = torch.where(mask.any(1, keepdim=True), pooled_max, 0.0)
+            pooled = torch.cat([_masked_mean(h, mask), pooled_max], dim=1)
+        else:
+            pooled = _masked_mean(h, mask)
         return self.project(pooled)
 
 

@@ -315,3 +315,10 @@ FUSIONS = {
     "attention": AttentionFusion,
     "low_rank": LowRankFusion,
 }
+
+# The fusions that run the encoders themselves (modulated stages, tokens).
+from .conditioning import FiLMFusion  # noqa: E402
+from .cross_attention import CrossAttentionFusion  # noqa: E402
+
+FUSIONS["film"] = FiLMFusion
+FUSIONS["cross_attention"] = CrossAttentionFusion

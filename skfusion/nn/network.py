@@ -154,11 +154,16 @@ class CrossModalNet(nn.Module):
     def encode(self, **inputs):
         """Per-modality embeddings (list of ``(n, d)``) and the presence
         matrix of those (deep) modalities."""
-        embeddings = [
-            encoder(inputs[name])
-            for name, encoder in zip(self.modality_names, self.encoders, strict=True)
-        ]
-        return embeddings, self._deep_present(inputs.get(PRESENT_KEY))
+        present = self._deep_present(inputs.get(PRESENT_KEY))
+        return self._run_encoders(inputs, present), present
+
+    def _run_encoders(self, inputs, present):
+        xs = [inputs[name] for name in self.modality_names]
+        if hasattr(self.fusion, "encode"):
+            # FiLM and cross-attention fusions run the encoders themselves
+            # (modulated stages, intermediate tokens): skfusion.nn.conditioning
+            return self.fusion.encode(self.encoders, xs, present)
+        return [encoder(x) for encoder, x in zip(self.encoders, xs, strict=True)]
 
     def wide_output(self, **inputs):
         """The wide path's contribution to the output, or None without one."""
@@ -204,6 +209,8 @@ class CrossModalNet(nn.Module):
         wide = self.wide_output(**inputs)
         if not self.modality_names:  # the wide path alone: a linear model
             return wide
+        if hasattr(self.fusion, "encode"):
+            return self._output_encoded(inputs, kept, wide)
         embeddings, present = self.encode(**inputs)
         fused_present = present if kept is None else kept
         if kept is None and self.training and self.modality_dropout > 0:
@@ -215,4 +222,25 @@ class CrossModalNet(nn.Module):
             out = out + wide
         if self.training and self.return_embeddings:
             return out, torch.stack(embeddings, dim=1), present
+        return out
+
+    def _output_encoded(self, inputs, kept, wide):
+        """``output`` for a fusion that runs the encoders: modality dropout
+        is drawn first, so that the encoders see the presence it leaves
+        (a dropped conditioning modality modulates nothing)."""
+        present = self._deep_present(inputs.get(PRESENT_KEY))
+        fused_present = present if kept is None else kept
+        if kept is None and self.training and self.modality_dropout > 0:
+            if present is None:
+                first = inputs[self.modality_names[0]]
+                present = torch.ones(
+                    len(first), len(self.modality_names), device=first.device
+                )
+            fused_present = drop_modalities(present, self.modality_dropout)
+        embeddings = self._run_encoders(inputs, fused_present)
+        out = self.head(self.fusion(embeddings, fused_present))
+        if wide is not None:
+            out = out + wide
+        if self.training and self.return_embeddings:
+            return out, torch.stack(list(embeddings), dim=1), present
         return out

@@ -1,4 +1,5 @@
-"""Modality transformers: text, images, audio, and tabular availability."""
+"""Modality transformers: text, images, audio, time series, and tabular
+availability."""
 
 from ._audio import AudioLoader
 from ._compose import make_modality_transformer
@@ -8,6 +9,7 @@ from ._lazy import LazyImages
 from ._sentence import SentenceEmbedder
 from ._tabular import AvailabilityIndicator
 from ._text import TextEmbedder
+from ._timeseries import TimeSeriesLoader, series_from_long
 from ._tokens import TextTokenizer
 from ._vectorizer import ModalityVectorizer
 from ._wide import WideFeatures
@@ -22,6 +24,8 @@ __all__ = [
     "SentenceEmbedder",
     "TextEmbedder",
     "TextTokenizer",
+    "TimeSeriesLoader",
     "WideFeatures",
     "make_modality_transformer",
+    "series_from_long",
 ]
