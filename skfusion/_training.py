@@ -26,7 +26,7 @@ from ._names import PRESENT_KEY, SAMPLE_WEIGHT_KEY
 from ._warnings import warn
 from .exceptions import SkfusionResourceWarning
 from .nn.conditioning import encoding_fusion
-from .nn.encoders import CNNEncoder, MLPEncoder, TokenEncoder, mlp
+from .nn.encoders import CNNEncoder, MLPEncoder, TokenEncoder, attention_heads, mlp
 from .nn.fusion import FUSIONS, AttentionFusion, GatedFusion, LateFusion, LowRankFusion
 from .nn.losses import alignment_loss
 from .nn.network import CrossModalNet, WideLinear
@@ -368,8 +368,9 @@ def _fusion_and_head(n_modalities, n_outputs, params, encoders=None, specs=()):
         fusion = LateFusion(n_modalities, dim, n_outputs, head_dims, dropout)
         return fusion, nn.Identity()
     if kind == "attention":
-        heads = next(h for h in (4, 2, 1) if dim % h == 0)
-        fusion = AttentionFusion(n_modalities, dim, n_heads=heads, dropout=dropout)
+        fusion = AttentionFusion(
+            n_modalities, dim, n_heads=attention_heads(dim), dropout=dropout
+        )
     elif kind == "low_rank":
         fusion = LowRankFusion(n_modalities, dim, rank=params["fusion_rank"])
     elif kind == "gated":

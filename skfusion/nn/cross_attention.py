@@ -26,7 +26,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .encoders import CNNEncoder, TokenEncoder
+from .encoders import CNNEncoder, TokenEncoder, attention_heads
 from .fusion import _Block
 
 __all__ = ["CrossAttentionFusion", "Encoded", "make_cross_attention"]
@@ -170,5 +170,6 @@ def make_cross_attention(encoders, shapes, params, n_layers=2):
             sources.append(("sequence", width, int(shapes[name][0])))
         else:
             sources.append(("vector", encoder.output_dim, VECTOR_TOKENS))
-    heads = next(h for h in (4, 2, 1) if dim % h == 0)
-    return CrossAttentionFusion(sources, dim, heads, n_layers, params["dropout"])
+    return CrossAttentionFusion(
+        sources, dim, attention_heads(dim), n_layers, params["dropout"]
+    )

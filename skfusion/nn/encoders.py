@@ -26,6 +26,23 @@ def mlp(in_features, hidden_dims, out_features, dropout=0.0):
     return nn.Sequential(*layers)
 
 
+def attention_heads(dim):
+    """Attention heads for a width ``dim``: 4, 2 or 1, the most that divide it."""
+    return next(h for h in (4, 2, 1) if dim % h == 0)
+
+
+def transformer_layer(dim, dropout):
+    """The one pre-norm transformer layer of the token and sequence encoders."""
+    return nn.TransformerEncoderLayer(
+        dim,
+        attention_heads(dim),
+        dim_feedforward=2 * dim,
+        dropout=dropout,
+        batch_first=True,
+        norm_first=True,
+    )
+
+
 class _Standardize(nn.Module):
     """``(x - shift) / scale`` with fixed, broadcastable statistics."""
 
@@ -216,15 +233,7 @@ class TokenEncoder(nn.Module):
         elif kind == "transformer":
             self.position = nn.Embedding(max_length, embedding_dim)
             nn.init.normal_(self.position.weight, std=0.02)
-            heads = next(h for h in (4, 2, 1) if embedding_dim % h == 0)
-            self.layer = nn.TransformerEncoderLayer(
-                embedding_dim,
-                heads,
-                dim_feedforward=2 * embedding_dim,
-                dropout=dropout,
-                batch_first=True,
-                norm_first=True,
-            )
+            self.layer = transformer_layer(embedding_dim, dropout)
         self.project = nn.Sequential(
             nn.Dropout(dropout) if dropout else nn.Identity(),
             nn.Linear(width, output_dim),

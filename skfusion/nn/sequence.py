@@ -12,6 +12,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from .encoders import transformer_layer
+
 __all__ = [
     "SEQUENCE_ENCODERS",
     "SequenceEncoder",
@@ -82,15 +84,7 @@ class SequenceEncoder(nn.Module):
             self.gru = nn.GRU(hidden_dim, hidden_dim, batch_first=True)
         else:
             self.position = nn.Parameter(torch.randn(n_steps, hidden_dim) * 0.02)
-            heads = next(h for h in (4, 2, 1) if hidden_dim % h == 0)
-            self.layer = nn.TransformerEncoderLayer(
-                hidden_dim,
-                heads,
-                dim_feedforward=2 * hidden_dim,
-                dropout=dropout,
-                batch_first=True,
-                norm_first=True,
-            )
+            self.layer = transformer_layer(hidden_dim, dropout)
         self.project = nn.Sequential(
             nn.Dropout(dropout) if dropout else nn.Identity(),
             nn.Linear(2 * hidden_dim, output_dim),
