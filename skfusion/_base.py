@@ -24,6 +24,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from ._input import InputMixin
 from ._names import SAMPLE_WEIGHT_KEY
 from ._persistence import PersistenceMixin
+from ._pretraining import PRETRAINING, pretrain, take_rows
 from ._privacy import privacy_plan
 from ._representation import RepresentationMixin
 from ._spec import describe
@@ -61,6 +62,9 @@ class _BaseCrossModal(InputMixin, PersistenceMixin, RepresentationMixin, BaseEst
         "conditioning": [dict, None],
         "alignment": [StrOptions(set(ALIGNMENTS)), None],
         "alignment_weight": [Interval(Real, 0, None, closed="left")],
+        "pretrain": [StrOptions(set(PRETRAINING))],
+        "pretrain_epochs": [Interval(Integral, 0, None, closed="left")],
+        "unlabeled_label": "no_validation",
         "wide_alpha": [Interval(Real, 0, None, closed="left")],
         "wide_lr": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
         "modality_dropout": [Interval(Real, 0, 1, closed="left")],
@@ -108,6 +112,9 @@ class _BaseCrossModal(InputMixin, PersistenceMixin, RepresentationMixin, BaseEst
         conditioning=None,
         alignment=None,
         alignment_weight=0.1,
+        pretrain="contrastive",
+        pretrain_epochs=0,
+        unlabeled_label=None,
         wide_alpha=1e-6,
         wide_lr="auto",
         modality_dropout=0.0,
@@ -147,6 +154,9 @@ class _BaseCrossModal(InputMixin, PersistenceMixin, RepresentationMixin, BaseEst
         self.conditioning = conditioning
         self.alignment = alignment
         self.alignment_weight = alignment_weight
+        self.pretrain = pretrain
+        self.pretrain_epochs = pretrain_epochs
+        self.unlabeled_label = unlabeled_label
         self.wide_alpha = wide_alpha
         self.wide_lr = wide_lr
         self.modality_dropout = modality_dropout
@@ -188,14 +198,30 @@ class _BaseCrossModal(InputMixin, PersistenceMixin, RepresentationMixin, BaseEst
         return params
 
     def _fit_network(
-        self, inputs, y, n_outputs, criterion, row_weight, stratify, **criterion_params
+        self,
+        inputs,
+        y,
+        n_outputs,
+        criterion,
+        row_weight,
+        stratify,
+        labeled=None,
+        **criterion_params,
     ):
+        """Build the network on ``inputs``, pretrain it (``pretrain_epochs``)
+        and train it on ``y``. ``labeled`` (a boolean mask, or None: every
+        row) marks the rows with a target; the others have row weight 0 and
+        serve the pretraining and the alignment loss only: without
+        ``alignment`` the supervised net never sees them."""
         if row_weight is not None:
             inputs = {**inputs, SAMPLE_WEIGHT_KEY: row_weight.astype(np.float32)}
         seed = int(
             check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
         )
-        n = len(y)
+        supervised = None
+        if labeled is not None and self.alignment is None:
+            supervised = np.flatnonzero(labeled)
+        n = len(y) if supervised is None else len(supervised)
         for name in ("epsilon_", "delta_", "noise_multiplier_"):
             self.__dict__.pop(name, None)  # from an earlier private fit
         # DP-SGD (dp_epsilon): refuses what cannot be private, before any work
@@ -211,7 +237,13 @@ class _BaseCrossModal(InputMixin, PersistenceMixin, RepresentationMixin, BaseEst
         threads = resolve_threads(self.n_threads, self.modalities_.values(), params)
         with torch.random.fork_rng(devices=cuda), torch_threads(threads):
             torch.manual_seed(seed)
-            module = build_network(self.modalities_.values(), inputs, n_outputs, params)
+            specs = list(self.modalities_.values())
+            module = build_network(specs, inputs, n_outputs, params)
+            if self.pretrain_epochs:
+                curve = pretrain(module, specs, inputs, params, seed)
+                self.pretrain_loss_curve_ = curve
+            if supervised is not None:
+                inputs, y = _labeled_rows(inputs, y, supervised)
             net = make_net(
                 module,
                 criterion,
@@ -248,3 +280,16 @@ class _BaseCrossModal(InputMixin, PersistenceMixin, RepresentationMixin, BaseEst
     def _forward(self, X):
         """Network outputs for X as a float64 array (eval mode, no grad)."""
         return self._run_module(X, "forward").astype(np.float64)
+
+
+def _labeled_rows(inputs, y, rows):
+    """The inputs and targets of the labeled ``rows``, their row weights
+    rescaled to mean 1 again (what :func:`~skfusion._training.row_weights`
+    gives over the rows that are trained on)."""
+    inputs = take_rows(inputs, rows)
+    weight = inputs.get(SAMPLE_WEIGHT_KEY)
+    if weight is not None:
+        inputs[SAMPLE_WEIGHT_KEY] = (weight * (weight.size / weight.sum())).astype(
+            np.float32
+        )
+    return inputs, np.asarray(y)[rows]

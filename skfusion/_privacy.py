@@ -119,6 +119,13 @@ def check_private(estimator, criterion):
             "row's influence is not bounded by per-row clipping. Use "
             f"alignment='mse' (per row) or alignment=None, {off}."
         )
+    if getattr(estimator, "pretrain_epochs", 0):
+        raise ValueError(
+            f"pretrain_epochs={estimator.pretrain_epochs} cannot be used with "
+            "dp_epsilon: pretraining fits the encoders on the rows with the "
+            "contrastive loss (each row scored against its batch), without "
+            f"noise. Set pretrain_epochs=0, {off}."
+        )
     if estimator.early_stopping:
         raise ValueError(
             "early_stopping=True cannot be used with dp_epsilon: the "

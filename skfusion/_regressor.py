@@ -10,12 +10,13 @@ from sklearn.utils.validation import check_array
 from torch import nn
 
 from ._base import _BaseCrossModal
+from ._semisupervised import LabeledScoreMixin, split_unlabeled, zero_unlabeled
 from ._training import row_weights
 
 __all__ = ["CrossModalRegressor"]
 
 
-class CrossModalRegressor(RegressorMixin, _BaseCrossModal):
+class CrossModalRegressor(LabeledScoreMixin, RegressorMixin, _BaseCrossModal):
     """Regressor that fuses several modalities with a PyTorch network.
 
     The same network as :class:`CrossModalClassifier` with a linear output per
@@ -27,14 +28,16 @@ class CrossModalRegressor(RegressorMixin, _BaseCrossModal):
     modalities, latent_dim, hidden_dims, head_dims, cnn_channels, \
 token_encoder, token_embedding_dim, sequence_encoder, dropout, fusion, \
 fusion_rank, conditioning, alignment, \
-alignment_weight, wide_alpha, wide_lr, modality_dropout, optimizer, lr, \
+alignment_weight, pretrain, pretrain_epochs, unlabeled_label, wide_alpha, \
+wide_lr, modality_dropout, optimizer, lr, \
 lr_schedule, weight_decay, batch_size, max_epochs, early_stopping, \
 validation_fraction, n_iter_no_change, tol, device, amp, n_jobs, n_threads, \
 random_state, verbose, progress, dp_epsilon, dp_delta, dp_max_grad_norm, \
 dp_statistics
         As in :class:`CrossModalClassifier`. The loss is the mean squared
         error on standardised targets, so ``wide_alpha = 2 * a /
-        n_samples`` is the penalty of ``Ridge(alpha=a)`` on them.
+        n_samples`` is the penalty of ``Ridge(alpha=a)`` on them. Unlabeled
+        rows are usually marked ``unlabeled_label=np.nan``.
 
     Attributes
     ----------
@@ -98,6 +101,7 @@ noise_multiplier_, n_features_in_, feature_names_in_
         -------
         self : CrossModalRegressor
         """
+        X, y, sample_weight, labeled = split_unlabeled(self, X, y, sample_weight)
         inputs, y = self._validate_fit(X, y)
         self._y_ndim = y.ndim
         y2 = y.reshape(len(y), -1)
@@ -105,13 +109,20 @@ noise_multiplier_, n_features_in_, feature_names_in_
         # dp_statistics="none": the targets are used as given (the caller
         # scales them with public statistics), nothing is learnt from them
         none = self.dp_statistics == "none"
-        self._y_mean = np.zeros(y2.shape[1]) if none else y2.mean(axis=0)
-        scale = np.ones(y2.shape[1]) if none else y2.std(axis=0)
+        known = y2 if labeled is None else y2[labeled]
+        self._y_mean = np.zeros(y2.shape[1]) if none else known.mean(axis=0)
+        scale = np.ones(y2.shape[1]) if none else known.std(axis=0)
         self._y_scale = np.where(scale > 0, scale, 1.0)
         y_scaled = ((y2 - self._y_mean) / self._y_scale).astype(np.float32)
-        weights = row_weights(sample_weight, len(y))
+        weights = row_weights(sample_weight, len(y), zero_unlabeled(None, labeled))
         return self._fit_network(
-            inputs, y_scaled, self.n_outputs_, nn.MSELoss, weights, stratify=False
+            inputs,
+            y_scaled,
+            self.n_outputs_,
+            nn.MSELoss,
+            weights,
+            stratify=False,
+            labeled=labeled,
         )
 
     def predict(self, X):

@@ -415,13 +415,22 @@ class EpochProgress(Callback):
 
 
 def make_net(
-    module, criterion, params, *, seed, stratify, criterion_params=None, privacy=None
+    module,
+    criterion,
+    params,
+    *,
+    seed,
+    stratify,
+    criterion_params=None,
+    privacy=None,
+    net_class=None,
 ):
     """The skorch net that trains ``module`` as the estimator's params say;
     ``criterion_params`` are passed to the criterion (``criterion__<key>``).
     ``privacy``, the plan of :func:`skfusion._privacy.privacy_plan`, makes it
-    a :class:`skfusion._privacy.PrivateNet` (DP-SGD)."""
-    net_class, privacy = WeightedNet, dict(privacy or {})
+    a :class:`skfusion._privacy.PrivateNet` (DP-SGD); ``net_class`` is a
+    subclass of :class:`WeightedNet` to build instead (pretraining)."""
+    net_class, privacy = net_class or WeightedNet, dict(privacy or {})
     if privacy:
         from ._privacy import PrivateNet
 

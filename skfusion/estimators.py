@@ -23,13 +23,14 @@ from torch import nn
 from ._base import _BaseCrossModal
 from ._multilabel import check_labels, label_names, label_weights
 from ._regressor import CrossModalRegressor
+from ._semisupervised import LabeledScoreMixin, split_unlabeled, zero_unlabeled
 from ._training import row_weights
 from ._validation import check_label_types, plain
 
 __all__ = ["CrossModalClassifier", "CrossModalRegressor"]
 
 
-class CrossModalClassifier(ClassifierMixin, _BaseCrossModal):
+class CrossModalClassifier(LabeledScoreMixin, ClassifierMixin, _BaseCrossModal):
     """Classifier that fuses several modalities with a PyTorch network.
 
     The columns of X are grouped into modalities by their ``"<name>__"``
@@ -115,6 +116,22 @@ class CrossModalClassifier(ClassifierMixin, _BaseCrossModal):
         embeddings. See :func:`skfusion.nn.losses.alignment_loss`.
     alignment_weight : float, default=0.1
         Weight of the alignment loss added to the task loss.
+    pretrain : {"contrastive"}, default="contrastive"
+        The self-supervised pretraining of ``pretrain_epochs``: the
+        contrastive alignment loss alone (as ``alignment="contrastive"``).
+    pretrain_epochs : int, default=0
+        Epochs of self-supervised pretraining before the supervised fit
+        (0: none). The encoders learn the shared space Z from every row of X
+        with at least two modalities present, labeled or not, without
+        reading y; the supervised fit then starts from them. Needs two or
+        more encoded modalities; ``pretrain_loss_curve_`` holds its losses.
+    unlabeled_label : object, default=None
+        The value of y that marks a row without a target (scikit-learn's
+        semi-supervised convention is ``-1``; ``np.nan`` for a regressor).
+        Those rows serve the pretraining and the alignment loss only, never
+        the supervised loss (with neither, they are dropped); ``score`` and
+        :func:`skfusion.metrics.labeled_scorer` leave them out. None: every
+        row is labeled, and ``-1`` is a class like any other.
     wide_alpha : float, default=1e-6
         L2 penalty of the wide path: ``wide_alpha * ||W||^2 / 2`` is added
         to the mean training loss (the wide path is a linear model over the
@@ -348,6 +365,9 @@ class CrossModalClassifier(ClassifierMixin, _BaseCrossModal):
         conditioning=None,
         alignment=None,
         alignment_weight=0.1,
+        pretrain="contrastive",
+        pretrain_epochs=0,
+        unlabeled_label=None,
         wide_alpha=1e-6,
         wide_lr="auto",
         modality_dropout=0.0,
@@ -389,6 +409,9 @@ class CrossModalClassifier(ClassifierMixin, _BaseCrossModal):
             conditioning=conditioning,
             alignment=alignment,
             alignment_weight=alignment_weight,
+            pretrain=pretrain,
+            pretrain_epochs=pretrain_epochs,
+            unlabeled_label=unlabeled_label,
             wide_alpha=wide_alpha,
             wide_lr=wide_lr,
             modality_dropout=modality_dropout,
@@ -461,6 +484,7 @@ class CrossModalClassifier(ClassifierMixin, _BaseCrossModal):
         self : CrossModalClassifier
         """
         names = label_names(y)
+        X, y, sample_weight, labeled = split_unlabeled(self, X, y, sample_weight)
         inputs, y = self._validate_fit(X, y)
         target = type_of_target(y, input_name="y")
         self._multilabel = target == "multilabel-indicator"
@@ -485,11 +509,12 @@ class CrossModalClassifier(ClassifierMixin, _BaseCrossModal):
                 "one dict {class: weight}."
             )
         if self.class_weight is not None:
+            counted = y if labeled is None else y[labeled]
             per_class = compute_class_weight(
-                self.class_weight, classes=self.classes_, y=y
+                self.class_weight, classes=self.classes_, y=counted
             )
             extra = per_class[y_encoded]
-        weights = row_weights(sample_weight, len(y), extra)
+        weights = row_weights(sample_weight, len(y), zero_unlabeled(extra, labeled))
         return self._fit_network(
             inputs,
             y_encoded.astype(np.int64),
@@ -497,6 +522,7 @@ class CrossModalClassifier(ClassifierMixin, _BaseCrossModal):
             nn.CrossEntropyLoss,
             weights,
             stratify=True,
+            labeled=labeled,
         )
 
     def _fit_multilabel(self, inputs, Y, sample_weight, names):

@@ -156,10 +156,10 @@ class CrossModalSurvival(_BaseCrossModal):
     modalities, latent_dim, hidden_dims, head_dims, cnn_channels, \
 token_encoder, token_embedding_dim, sequence_encoder, dropout, fusion, \
 fusion_rank, conditioning, alignment, \
-alignment_weight, wide_alpha, wide_lr, modality_dropout, optimizer, lr, \
-lr_schedule, weight_decay, early_stopping, validation_fraction, \
-n_iter_no_change, tol, device, amp, n_jobs, n_threads, random_state, verbose, \
-progress, dp_epsilon, dp_delta, dp_max_grad_norm, dp_statistics
+alignment_weight, pretrain, pretrain_epochs, wide_alpha, wide_lr, \
+modality_dropout, optimizer, lr, lr_schedule, weight_decay, early_stopping, \
+validation_fraction, n_iter_no_change, tol, device, amp, n_jobs, n_threads, \
+random_state, verbose, progress, dp_epsilon, dp_delta, dp_max_grad_norm, dp_statistics
         As in :class:`~skfusion.CrossModalClassifier`. The early-stopping
         split is not stratified; its validation loss is the survival loss
         of the held-out rows. ``dp_epsilon`` (differentially private
@@ -269,6 +269,8 @@ feature_names_in_
         conditioning=None,
         alignment=None,
         alignment_weight=0.1,
+        pretrain="contrastive",
+        pretrain_epochs=0,
         wide_alpha=1e-6,
         wide_lr="auto",
         modality_dropout=0.0,
@@ -309,6 +311,8 @@ feature_names_in_
             conditioning=conditioning,
             alignment=alignment,
             alignment_weight=alignment_weight,
+            pretrain=pretrain,
+            pretrain_epochs=pretrain_epochs,
             wide_alpha=wide_alpha,
             wide_lr=wide_lr,
             modality_dropout=modality_dropout,

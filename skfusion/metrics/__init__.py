@@ -1,6 +1,7 @@
-"""Clinical evaluation: calibration, metrics by modality availability, and
-survival targets."""
+"""Clinical evaluation: calibration, metrics by modality availability,
+survival targets, and scoring with unlabeled rows."""
 
+from .._semisupervised import labeled_scorer
 from ._availability import availability_report
 from ._calibration import expected_calibration_error
 from ._survival import check_survival_y, concordance_index, survival_array
@@ -10,5 +11,6 @@ __all__ = [
     "check_survival_y",
     "concordance_index",
     "expected_calibration_error",
+    "labeled_scorer",
     "survival_array",
 ]
