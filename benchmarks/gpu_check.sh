@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One call on a lent GPU machine: CUDA tests, GPU throughput against the
-# hand loop, the distributed run (once it exists), then the whole suite with
+# hand loop, the distributed (DDP) run, then the whole suite with
 # CUDA visible. Every figure goes to ONE file. Under 8 minutes on an H100/H200.
 #
 # That machine reaches no package registry and has its own python3 with a
@@ -78,20 +78,18 @@ else
     log ""; log "## throughput on cuda: skipped (no GPU)"
 fi
 
-# 3. data-parallel training: 2 processes on 2 GPUs, else one GPU process
-if [ -f examples/distributed_training.py ]; then
-    if [ "$n_gpu" -ge 2 ]; then
-        step "DDP, 2 GPU processes" 120 torchrun --standalone --nproc_per_node 2 \
-            examples/distributed_training.py
-    elif [ "$n_gpu" -eq 1 ]; then
-        step "Accelerate, 1 GPU process" 120 accelerate launch --num_processes 1 \
-            examples/distributed_training.py
-    else
-        step "DDP dry run, 2 CPU processes" 120 torchrun --standalone \
-            --nproc_per_node 2 examples/distributed_training.py --cpu
-    fi
+# 3. data-parallel training (torch DDP): torchrun, one process per GPU
+# (nccl); without a GPU, 2 CPU processes (gloo) as a dry run.
+# "$py -m torch.distributed.run" is torchrun for this python.
+if [ "$n_gpu" -gt 0 ]; then
+    step "DDP, $n_gpu GPU process(es)" 150 "$py" -m torch.distributed.run \
+        --standalone --nproc_per_node "$n_gpu" examples/distributed_training.py \
+        --out "${TMPDIR:-/tmp}/skfusion-ddp-model.joblib"
 else
-    log ""; log "## distributed training: skipped (examples/distributed_training.py not written yet)"
+    step "DDP dry run, 2 CPU processes (gloo)" 120 env OMP_NUM_THREADS=1 \
+        "$py" -m torch.distributed.run --standalone --nproc_per_node 2 \
+        examples/distributed_training.py --cpu \
+        --out "${TMPDIR:-/tmp}/skfusion-ddp-model.joblib"
 fi
 
 # 4. the whole suite with CUDA visible (device="auto" picks the GPU): last,

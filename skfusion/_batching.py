@@ -15,7 +15,8 @@ instead (``get_dataset`` and ``get_iterator``, see
   lazy images decoded for exactly those rows.
 - :class:`EpochBatches` is the batch sampler: the row blocks of one epoch,
   in a new random order each epoch (one ``torch.randperm`` on the global
-  generator, which the estimators seed) or in order.
+  generator, which the estimators seed) or in order; in a data-parallel
+  fit, this process's part of each block (:mod:`skfusion._distributed`).
 - :func:`batch_loader` is a plain torch ``DataLoader`` over the two
   (``batch_size=None``: the sampler's elements are whole batches), with
   ``num_workers`` decoding processes and pinned memory for a GPU. The
@@ -32,6 +33,7 @@ import numpy as np
 import torch
 
 from ._discovery import is_lazy
+from ._distributed import broadcast_from_rank0
 from ._names import PRESENT_KEY, is_reserved_key
 from ._warnings import warn
 from .exceptions import SkfusionDataWarning
@@ -134,6 +136,15 @@ class EpochBatches(torch.utils.data.Sampler):
     """The batches of one epoch: slices of rows in order, or blocks of one
     ``torch.randperm`` drawn on the global generator at each iteration.
 
+    In a data-parallel fit (``shard``), each batch of ``batch_size`` rows
+    is a global batch: every process iterates the same batches, cut from
+    the same permutation (drawn on rank 0, from the global generator as in
+    one process, and broadcast), and yields its own contiguous part of
+    each (``torch.tensor_split(batch, world)[rank]``; a part may be
+    empty when a batch has fewer rows than there are processes). So the
+    processes see disjoint rows whose union is the epoch, and the batches
+    and hyperparameters do not depend on the number of processes.
+
     Parameters
     ----------
     rows : int or array-like of int
@@ -143,9 +154,11 @@ class EpochBatches(torch.utils.data.Sampler):
         Rows per batch (the last batch may be smaller).
     shuffle : bool
         A new random order every epoch.
+    shard : (rank, world) or None
+        This process's part of each batch; None: the whole batches.
     """
 
-    def __init__(self, rows, batch_size, shuffle):
+    def __init__(self, rows, batch_size, shuffle, shard=None):
         self.indices = (
             None
             if isinstance(rows, int | np.integer)
@@ -154,18 +167,37 @@ class EpochBatches(torch.utils.data.Sampler):
         self.n_rows = int(rows) if self.indices is None else len(self.indices)
         self.batch_size = int(batch_size)
         self.shuffle = shuffle
+        self.shard = None if shard is None or shard[1] <= 1 else tuple(shard)
 
     def __len__(self):
         return -(-self.n_rows // self.batch_size)
 
+    def _permutation(self):
+        """This epoch's order of the rows, the same on every process."""
+        if self.shard is None:
+            return torch.randperm(self.n_rows)
+        rank, _ = self.shard
+        drawn = (
+            torch.randperm(self.n_rows)
+            if rank == 0
+            else torch.empty(self.n_rows, dtype=torch.long)
+        )
+        return broadcast_from_rank0(drawn)
+
     def __iter__(self):
         order = self.indices
         if self.shuffle:
-            permutation = torch.randperm(self.n_rows)
+            permutation = self._permutation()
             order = permutation if order is None else order[permutation]
+        if self.shard is not None and order is None:
+            order = torch.arange(self.n_rows)
         for start in range(0, self.n_rows, self.batch_size):
             stop = start + self.batch_size
-            yield slice(start, stop) if order is None else order[start:stop]
+            if self.shard is not None:
+                rank, world = self.shard
+                yield torch.tensor_split(order[start:stop], world)[rank]
+            else:
+                yield slice(start, stop) if order is None else order[start:stop]
 
 
 class PoissonBatches(torch.utils.data.Sampler):
@@ -203,7 +235,14 @@ def _as_is(batch):
 
 
 def batch_loader(
-    dataset, batch_size, shuffle, *, num_workers=0, pin_memory=False, poisson=None
+    dataset,
+    batch_size,
+    shuffle,
+    *,
+    num_workers=0,
+    pin_memory=False,
+    poisson=None,
+    shard=None,
 ):
     """A ``DataLoader`` of whole batches over a :class:`BatchDataset` (or a
     ``torch.utils.data.Subset`` of one, as skorch's ``ValidSplit`` makes);
@@ -227,7 +266,7 @@ def batch_loader(
         # the rows are already on the GPU: indexing them there is what a
         # worker would do, and a forked worker cannot touch CUDA at all
         num_workers = 0
-    sampler = EpochBatches(rows, batch_size, shuffle)
+    sampler = EpochBatches(rows, batch_size, shuffle, shard=shard)
     if poisson is not None:
         sampler = PoissonBatches(len(dataset), *poisson)
     return torch.utils.data.DataLoader(

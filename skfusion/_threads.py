@@ -13,6 +13,13 @@ worker: joblib's process workers start with ``OMP_NUM_THREADS`` set to
 their share of the CPUs, and ``threadpoolctl.threadpool_limits`` lowers
 torch's OpenMP pool, which ``torch.get_num_threads`` reports. ``"auto"``
 never goes above that budget.
+
+In a data-parallel job (``torchrun``, :mod:`skfusion._distributed`), the
+budget of each process is its share of the machine's CPUs instead:
+``cpus // LOCAL_WORLD_SIZE``, at least 1, so the processes of one machine
+never oversubscribe it (torchrun sets ``OMP_NUM_THREADS=1`` for every
+process when the caller has not set it, which says nothing about the
+CPUs there are).
 """
 
 from __future__ import annotations
@@ -20,9 +27,12 @@ from __future__ import annotations
 import contextlib
 import itertools
 
+import joblib
 import torch
 
-__all__ = ["estimated_macs", "resolve_threads", "torch_threads"]
+from ._distributed import local_world_size
+
+__all__ = ["estimated_macs", "resolve_threads", "thread_budget", "torch_threads"]
 
 #: Multiply-adds per row above which "auto" uses the caller's whole budget.
 #: Vector (MLP) encoders over a few hundred features, token bags and the
@@ -79,14 +89,25 @@ def resolve_threads(n_threads, specs, params):
     None keeps the caller's setting; an int is used as given; "auto" gives
     1 thread to a network whose rows cost less than
     :data:`MULTI_THREAD_MACS` multiply-adds (no image or convolution), and
-    the caller's budget (``torch.get_num_threads()``) otherwise.
+    the caller's budget (:func:`thread_budget`) otherwise.
     """
-    budget = torch.get_num_threads()
     if n_threads is None:
-        return budget
+        return torch.get_num_threads()
     if n_threads == "auto":
-        return 1 if estimated_macs(specs, params) < MULTI_THREAD_MACS else budget
+        if estimated_macs(specs, params) < MULTI_THREAD_MACS:
+            return 1
+        return thread_budget()
     return int(n_threads)
+
+
+def thread_budget():
+    """The threads "auto" may use: ``torch.get_num_threads()``, or in a
+    data-parallel job, this process's share of the CPUs it may use
+    (``cpus // LOCAL_WORLD_SIZE``, at least 1)."""
+    local = local_world_size()
+    if local > 1:
+        return max(1, joblib.cpu_count() // local)
+    return torch.get_num_threads()
 
 
 @contextlib.contextmanager

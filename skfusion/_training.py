@@ -21,6 +21,7 @@ from skorch.dataset import ValidSplit, unpack_data
 from skorch.utils import to_tensor
 from torch import nn
 
+from . import _distributed as ddp
 from ._batching import BatchDataset, batch_loader
 from ._names import PRESENT_KEY, SAMPLE_WEIGHT_KEY
 from ._warnings import warn
@@ -169,17 +170,20 @@ class WeightedNet(NeuralNet):
 
     def get_iterator(self, dataset, training=False):
         """Whole batches by index over a BatchDataset (or a ``Subset`` of
-        one, from skorch's ``ValidSplit``); skorch's DataLoader otherwise."""
+        one, from skorch's ``ValidSplit``; in a data-parallel fit, this
+        process's part of each training batch); skorch's DataLoader else."""
         params = self.get_params_for("iterator_train" if training else "iterator_valid")
         batch_size = params.get("batch_size", self.batch_size)
         if batch_size == -1:
             batch_size = len(dataset)
+        context = ddp.distributed_context() if training else None
         loader = batch_loader(
             dataset,
             batch_size,
             training and params.get("shuffle", False),
             num_workers=self.num_workers,
             pin_memory=torch.device(self.device).type == "cuda",
+            shard=None if context is None else (context.rank, context.world),
         )
         return super().get_iterator(dataset, training) if loader is None else loader
 
@@ -196,8 +200,11 @@ class WeightedNet(NeuralNet):
             weight = to_tensor(X[SAMPLE_WEIGHT_KEY], device=self.device)
         if getattr(self.criterion_, "weighs_rows", False):
             # a loss that is not a sum over rows (Cox: the risk sets) takes
-            # the row weights itself and returns the batch's loss
-            loss = self.criterion_(y_pred, y_true, weight)
+            # the row weights itself and returns the batch's loss (0 for an
+            # empty part of a data-parallel batch)
+            loss = y_pred.sum() * 0.0
+            if len(y_pred):
+                loss = self.criterion_(y_pred, y_true, weight)
         else:
             loss = self.criterion_(y_pred, y_true)
             if weight is not None:
@@ -205,15 +212,18 @@ class WeightedNet(NeuralNet):
                 loss = loss * weight.reshape(
                     weight.shape + (1,) * (loss.ndim - weight.ndim)
                 )
+            loss = ddp.batch_mean(loss, training)  # of the global batch
         if training and self.wide_alpha:
-            extra = extra + self.wide_alpha * self.module_.wide_penalty()
-        return loss.mean() + extra
+            penalty = ddp.plain_module(self.module_).wide_penalty()
+            extra = extra + self.wide_alpha * penalty
+        return loss + extra
 
 
 def resolve_device(device):
-    """Map "auto"/"cuda"/"cpu" to a usable torch device string."""
+    """Map "auto"/"cuda"/"cpu" to a usable torch device string; in a
+    data-parallel job, "cuda" is this process's GPU, ``cuda:<LOCAL_RANK>``."""
     if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
+        device = "cuda" if torch.cuda.is_available() else "cpu"
     if str(device).startswith("cuda") and not torch.cuda.is_available():
         warn(
             f"device={device!r} was requested but CUDA is not available; "
@@ -221,7 +231,7 @@ def resolve_device(device):
             UserWarning,
         )
         return "cpu"
-    return device
+    return ddp.local_device(device)
 
 
 def _statistics(data, axes, present=None, block=1024, num_workers=0, name=None):
@@ -429,8 +439,10 @@ def make_net(
     ``criterion_params`` are passed to the criterion (``criterion__<key>``).
     ``privacy``, the plan of :func:`skfusion._privacy.privacy_plan`, makes it
     a :class:`skfusion._privacy.PrivateNet` (DP-SGD); ``net_class`` is a
-    subclass of :class:`WeightedNet` to build instead (pretraining)."""
+    subclass of :class:`WeightedNet` to build instead (pretraining). Under
+    ``torchrun`` it trains data-parallel (:mod:`skfusion._distributed`)."""
     net_class, privacy = net_class or WeightedNet, dict(privacy or {})
+    distributed = ddp.in_job(refuse_privacy=bool(privacy))
     if privacy:
         from ._privacy import PrivateNet
 
@@ -442,6 +454,8 @@ def make_net(
     if isinstance(optimizer, str):
         optimizer = OPTIMIZERS[optimizer]
     callbacks, train_split = [], None
+    if distributed:  # first: the progress bar and early stopping see its loss
+        callbacks.append(("distributed", ddp.DistributedTraining()))
     if params.get("progress"):
         callbacks.append(("progress", EpochProgress(params.get("estimator_name"))))
     if params["early_stopping"]:
@@ -471,6 +485,8 @@ def make_net(
             T_max=params["max_epochs"],
         )
         callbacks.append(("lr_schedule", schedule))
+    if distributed:  # last: unwraps after early stopping restored the best
+        callbacks.append(("data_parallel", ddp.DistributedModule()))
     return net_class(
         module=module,
         criterion=criterion,
