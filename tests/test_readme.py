@@ -44,6 +44,7 @@ SMALL = {
     "ImageLoader(size=64, ": "ImageLoader(size=8, ",
     "ImageLoader(size=128)": "ImageLoader(size=8)",
     "max_epochs=20": "max_epochs=2",
+    "pretrain_epochs=20": "pretrain_epochs=2",
     "n_repeats=10": "n_repeats=2",
     "TextTokenizer(max_length=128)": "TextTokenizer(max_length=16)",
     "AudioLoader(n_mels=64, n_frames=128)": "AudioLoader(n_mels=8, n_frames=8)",
@@ -152,6 +153,8 @@ def placeholders(quickstart, workdir):
         ),
         "tab_array": SimpleImputer().fit_transform(X[numeric]),
         "paths": X["xray_path"].to_numpy(),
+        # two rows in three unlabeled (-1), the others keep their label
+        "y_partial": np.where(np.arange(len(y)) % 3 == 0, y, -1),
     }
 
 
@@ -185,6 +188,12 @@ CHECKS = {
     "LazyImages(paths, ImageLoader(": lambda ns, out: (
         ns["clf"].modalities_["xray"].kind == "image"
         and ns["clf"].modalities_["xray"].shape == (1, 8, 8)
+    ),
+    "unlabeled_label=-1,": lambda ns, out: (
+        len(ns["model"][-1].pretrain_loss_curve_) == 2
+        and ns["model"][-1].classes_.tolist() == [0, 1]
+        and ns["scores"].shape == (5,)
+        and bool(np.all((ns["scores"] >= 0) & (ns["scores"] <= 1)))
     ),
     'sio.dump(model, "model.skops")': None,  # test_skops_list_is_exact
     "CrossModalSurvival(random_state=0)": lambda ns, out: (
