@@ -10,7 +10,7 @@ Only rank 0 prints and saves.
 
 The data: make_clinical_multimodal's synthetic clinical table (numbers
 and categories with NaN, a free-text note, a PNG scan per row), turned
-into tabular, text and image modalities by a ColumnTransformer, then a
+into tabular, text and image modalities by ModalityVectorizer, then a
 CrossModalClassifier. Each process writes its own copy of the PNGs to a
 temporary folder (the processes may be on different machines).
 
@@ -33,45 +33,21 @@ from pathlib import Path
 
 import joblib
 import torch.distributed as dist
-from sklearn.compose import ColumnTransformer, make_column_selector
-from sklearn.impute import SimpleImputer
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from skfusion import CrossModalClassifier
 from skfusion.datasets import make_clinical_multimodal
-from skfusion.preprocessing import ImageLoader, TextEmbedder
+from skfusion.preprocessing import ModalityVectorizer
 
 SEED = 0
 MODEL = Path(__file__).resolve().parent / "_data" / "distributed_model.joblib"
 
 
-def make_model(tabular_columns, device, args):
-    """Tabular, note and scan modalities, then the classifier."""
-    tabular = ColumnTransformer(
-        [
-            (
-                "num",
-                make_pipeline(SimpleImputer(add_indicator=True), StandardScaler()),
-                make_column_selector(dtype_include="number"),
-            ),
-            (
-                "cat",
-                OneHotEncoder(handle_unknown="ignore", sparse_output=False),
-                make_column_selector(dtype_exclude="number"),
-            ),
-        ]
-    )
-    preprocess = ColumnTransformer(
-        [
-            ("tab", tabular, tabular_columns),
-            ("note", TextEmbedder(n_components=32, random_state=SEED), "note"),
-            ("xray", ImageLoader(size=32), "xray_path"),
-        ]
-    )
-    preprocess.set_output(transform="pandas")
+def make_model(device, args):
+    """The one-line default: ModalityVectorizer finds the tabular, text and
+    image columns and turns each into a modality; then the classifier."""
     classifier = CrossModalClassifier(
         max_epochs=args.epochs,
         batch_size=args.batch_size,  # the global batch, whatever the processes
@@ -79,7 +55,7 @@ def make_model(tabular_columns, device, args):
         device=device,
         random_state=SEED,
     )
-    return make_pipeline(preprocess, classifier)
+    return make_pipeline(ModalityVectorizer(), classifier)
 
 
 def main(argv=None):
@@ -109,8 +85,7 @@ def main(argv=None):
         X_train, X_test, y_train, y_test = train_test_split(
             X, y, test_size=0.3, stratify=y, random_state=SEED
         )
-        tabular = [c for c in X.columns if c not in ("note", "xray_path")]
-        model = make_model(tabular, device, args)
+        model = make_model(device, args)
         t0 = time.perf_counter()
         model.fit(X_train, y_train)  # every process, the same call
         seconds = time.perf_counter() - t0
